@@ -1,0 +1,6 @@
+"""The shared training engine: Numba kernels and the Hogwild runner.
+
+Imports numpy and numba only; it knows nothing of scikit-learn.  Estimators
+build a ``NetworkLayout``, the parameter arrays and a ``TrainConfig``, then
+call ``run_epoch`` once per epoch and ``predict_outputs`` to predict.
+"""

@@ -1,0 +1,46 @@
+"""Kernels with one explicit signature, compiled (or loaded from cache) on first use.
+
+An explicit signature gives a kernel exactly one specialisation: read-only and
+writable arrays share it, a ``FunctionType`` argument accepts any user
+callback without recompiling, and Numba's on-disk cache serves it to every new
+process.  Numba compiles such a kernel when it is decorated; wrapping it here
+defers that to the first call, so importing the package compiles nothing.
+"""
+
+import threading
+
+import numba
+
+
+class KernelOnFirstUse:
+    """A ``nogil`` kernel compiled for one signature the first time it is called.
+
+    Parameters
+    ----------
+    pyfunc : function
+        The kernel's Python source.
+    make_signature : callable
+        Returns the Numba signature; called once, on first use.
+    """
+
+    def __init__(self, pyfunc, make_signature):
+        self._pyfunc = pyfunc
+        self._make_signature = make_signature
+        self._dispatcher = None
+        self._lock = threading.Lock()
+        self.__doc__ = pyfunc.__doc__
+        self.__name__ = pyfunc.__name__
+
+    @property
+    def dispatcher(self):
+        """The compiled Numba dispatcher (compiles or loads it on first access)."""
+        if self._dispatcher is None:
+            with self._lock:
+                if self._dispatcher is None:
+                    self._dispatcher = numba.njit(
+                        self._make_signature(), nogil=True, cache=True
+                    )(self._pyfunc)
+        return self._dispatcher
+
+    def __call__(self, *args):
+        return self.dispatcher(*args)

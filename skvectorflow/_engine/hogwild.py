@@ -1,0 +1,483 @@
+"""Hogwild training: work units sharded over threads, lock-free shared parameters.
+
+Contract
+--------
+*Work units.*  A unit is a contiguous range of rows whose outputs one loss
+call sees: a single row for regression and classification, one query for
+ranking.  ``unit_bounds`` lists the ranges (unit ``u`` is rows
+``unit_bounds[u]:unit_bounds[u + 1]``); an empty ``unit_bounds`` means every
+row is its own unit.  Units are grouped into *blocks* of consecutive units
+(``block_bounds``); an epoch visits blocks in a shuffled order and the units of
+a block in storage order.  Visiting contiguous blocks keeps the reads of X
+sequential, which costs far less than a row-by-row shuffle for the same
+statistical effect.
+
+*Threads.*  ``run_epoch`` splits the epoch's block order into ``n_threads``
+contiguous shares and runs ``train_blocks`` on each in its own Python thread.
+``train_blocks`` is a ``nogil`` compiled function, so threads run in parallel.
+Parameters (``input_table``, ``dense_params``, ``dense_state``) are shared and
+updated without locks (Hogwild, Niu et al. 2011): a thread may read a weight
+another is writing, and concurrent read-modify-writes of one weight may drop an
+update.  With sparse rows, collisions are rare on the input layer; dense layers
+are touched by every unit, so with many threads and few dense parameters they
+become the contended part and scaling flattens.  Each thread owns its scratch
+(``ThreadScratch``), made once per fit.
+
+*Determinism.*  With one thread, a run is a pure function of its inputs and
+of the block order, which the caller draws from its own seeded generator:
+``n_jobs=1`` with a fixed ``random_state`` reproduces bit for bit.  With more
+threads, the interleaving of updates (and so the result) varies from run to
+run.
+
+*Mini-batches.*  With ``batch_size == 1`` a unit's gradient is applied as
+soon as it is computed (per-row SGD, as Vectorflow).  With ``batch_size > 1``
+a thread sums the gradients of ``batch_size`` units and applies their mean in
+one step: dense gradients in a buffer, input-layer gradients in a small hash
+table keyed by feature, so a feature that occurs in several rows of the batch
+gets one update.  If a batch's distinct features would overflow the table, the
+batch is applied early.
+
+*Failure.*  A loss that is not finite stops the thread at once and is reported
+in its ``stats``; the caller raises.  An exception raised by a user's loss
+callback propagates out of the thread to the caller.
+"""
+
+import math
+import threading
+from collections import namedtuple
+
+import numba
+import numpy as np
+from numba import types
+
+from .compilation import KernelOnFirstUse
+from .kernels import LAYOUT_TYPE, backward_row, forward_row, predict_rows
+from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INT32_1D, INT64_1D
+from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
+from .network import READONLY_INT64_1D, make_layout, readonly_layout
+from .objectives import builtin_loss
+from .optimizers import step_learning_rate, update_dense, update_input_row
+
+# The loss callback contract: f(pred, target, weight, grad) -> loss, over the
+# float32 arrays of one unit.
+LOSS_SIGNATURE = types.float32(FLOAT_1D, FLOAT_1D, FLOAT_1D, FLOAT_1D)
+LOSS_FUNCTION_TYPE = types.FunctionType(LOSS_SIGNATURE)
+
+TrainConfig = namedtuple(
+    "TrainConfig",
+    [
+        "loss",
+        "use_callback",
+        "activation",
+        "optimizer",
+        "learning_rate_schedule",
+        "learning_rate",
+        "power_t",
+        "alpha",
+        "l1",
+        "beta_1",
+        "beta_2",
+        "epsilon",
+        "huber_delta",
+        "batch_size",
+        "n_outputs",
+        "n_targets",
+    ],
+)
+TrainConfig.__doc__ = "Hyper-parameters of an epoch, as numpy scalars (see ``make_train_config``)."
+
+_INT_FIELDS = {"loss", "use_callback", "activation", "optimizer", "learning_rate_schedule",
+               "batch_size", "n_outputs", "n_targets"}
+
+
+def make_train_config(**fields):
+    """Build a ``TrainConfig``, casting integer fields to int64 and the rest to float32.
+
+    One fixed field typing keeps the epoch kernel at a single compiled
+    signature, which Numba's cache then serves to every process.
+    """
+    return TrainConfig(
+        **{
+            name: (np.int64(value) if name in _INT_FIELDS else np.float32(value))
+            for name, value in fields.items()
+        }
+    )
+
+
+ThreadScratch = namedtuple(
+    "ThreadScratch",
+    [
+        "activations",  # (max_unit_rows, sum(layer_sizes)) layer outputs of a unit's rows
+        "deltas",  # (2, max(layer_sizes)) back-propagation ping-pong
+        "input_deltas",  # (max_unit_rows, h0) gradient at the input layer, per row
+        "pred",  # (max_unit_rows * n_outputs,) outputs handed to the loss
+        "grad",  # (max_unit_rows * n_outputs,) loss gradient
+        "target",  # (max_unit_rows * n_targets,)
+        "weight",  # (max_unit_rows,)
+        "dense_grad",  # (n_dense_params,) gradient accumulator
+        "slot_feature",  # (capacity,) feature of each mini-batch slot
+        "slot_position",  # (capacity,) hash position of each slot
+        "slot_grad",  # (capacity, h0) summed input-layer gradient of each slot
+        "hash_slots",  # (hash_capacity,) slot index or -1
+    ],
+)
+
+
+def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz, batch_size):
+    """Allocate one thread's scratch buffers (once per fit, never in a loop).
+
+    The mini-batch table holds up to ``batch_size * max_unit_nnz`` distinct
+    features (at least one unit's worth, at most 2**20).
+    """
+    sizes = layout.layer_sizes
+    h0 = int(sizes[0])
+    n_outputs = int(sizes[-1])
+    if batch_size > 1:
+        capacity = int(max(max_unit_nnz, min(batch_size * max_unit_nnz, 1 << 20), 1))
+        hash_capacity = 1 << int(math.ceil(math.log2(2 * capacity)))
+    else:
+        capacity = hash_capacity = 1
+    return ThreadScratch(
+        activations=np.zeros((max_unit_rows, int(np.sum(sizes))), dtype=np.float32),
+        deltas=np.zeros((2, int(np.max(sizes))), dtype=np.float32),
+        input_deltas=np.zeros((max_unit_rows, h0), dtype=np.float32),
+        pred=np.zeros(max_unit_rows * n_outputs, dtype=np.float32),
+        grad=np.zeros(max_unit_rows * n_outputs, dtype=np.float32),
+        target=np.zeros(max_unit_rows * n_targets, dtype=np.float32),
+        weight=np.zeros(max_unit_rows, dtype=np.float32),
+        dense_grad=np.zeros(n_dense, dtype=np.float32),
+        slot_feature=np.zeros(capacity, dtype=np.int32),
+        slot_position=np.zeros(capacity, dtype=np.int64),
+        slot_grad=np.zeros((capacity, h0), dtype=np.float32),
+        hash_slots=np.full(hash_capacity, -1, dtype=np.int32),
+    )
+
+
+# Layout of the per-thread ``stats`` array returned by an epoch.
+STAT_LOSS = 0
+STAT_WEIGHT = 1
+STAT_UPDATES = 2
+STAT_STATUS = 3
+STAT_BAD_UNIT = 4
+N_STATS = 5
+STATUS_OK = 0
+STATUS_NONFINITE_LOSS = 1
+STATUS_NONFINITE_GRADIENT = 2
+
+
+@numba.njit(nogil=True, cache=True)
+def _accumulate_input_gradient(scratch, n_slots, feature, scale, delta0, h0):
+    """Add ``scale * delta0`` to the mini-batch slot of ``feature``; return the slot count."""
+    mask = scratch.hash_slots.shape[0] - 1
+    position = (np.int64(feature) * 2654435761) & mask
+    while True:
+        slot = scratch.hash_slots[position]
+        if slot == -1:
+            slot = n_slots
+            scratch.hash_slots[position] = slot
+            scratch.slot_feature[slot] = feature
+            scratch.slot_position[slot] = position
+            for c in range(h0):
+                scratch.slot_grad[slot, c] = 0.0
+            n_slots += 1
+            break
+        if scratch.slot_feature[slot] == feature:
+            break
+        position = (position + 1) & mask
+    for c in range(h0):
+        scratch.slot_grad[slot, c] += scale * delta0[c]
+    return n_slots
+
+
+@numba.njit(nogil=True, cache=True)
+def _apply_step(input_table, dense_params, dense_state, layout, config, scratch, n_slots, batch_count, step):
+    """Apply the accumulated mean gradient of ``batch_count`` units (one optimizer step)."""
+    rate = step_learning_rate(config, step)
+    scale = 1.0 / batch_count
+    sizes = layout.layer_sizes
+    h0 = sizes[0]
+    grad = scratch.dense_grad
+    update_dense(dense_params, dense_state, grad, 0, h0, scale, rate, False, config)
+    for layer in range(1, sizes.shape[0]):
+        w0 = layout.weight_offsets[layer]
+        b0 = layout.bias_offsets[layer]
+        update_dense(dense_params, dense_state, grad, w0, b0, scale, rate, True, config)
+        update_dense(dense_params, dense_state, grad, b0, b0 + sizes[layer], scale, rate, False, config)
+    for p in range(grad.shape[0]):
+        grad[p] = 0.0
+    for slot in range(n_slots):
+        update_input_row(
+            input_table, scratch.slot_feature[slot], h0, scale, scratch.slot_grad[slot], rate, config
+        )
+        scratch.hash_slots[scratch.slot_position[slot]] = -1
+
+
+def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, block_bounds, block_order,
+                  input_table, dense_params, dense_state, layout, config, loss_callback, scratch,
+                  first_step, step_stride, stats):
+    """Train on the units of the given blocks, in order (one thread's share of an epoch).
+
+    Parameters
+    ----------
+    indptr : int64[::1]; indices : int32[::1]; data : float32[::1]
+        The CSR matrix (read only; never written).
+    targets : float32[:, ::1], shape (n_rows, n_targets)
+    sample_weight : float32[::1], shape (n_rows,)
+    unit_bounds : int64[::1]
+        Row ranges of the units, or empty when each row is a unit.
+    block_bounds : int64[::1]
+        Unit ranges of the blocks.
+    block_order : int64[::1]
+        The blocks this thread visits, in order.
+    input_table, dense_params, dense_state : float32 arrays
+        Shared parameters and optimizer state; updated in place, lock-free.
+    layout : NetworkLayout
+    config : TrainConfig
+    loss_callback : FunctionType(LOSS_SIGNATURE)
+        Called when ``config.use_callback``; otherwise the built-in
+        ``config.loss`` is used.
+    scratch : ThreadScratch
+        This thread's buffers.
+    first_step, step_stride : int
+        This thread's optimizer steps are numbered ``first_step``,
+        ``first_step + step_stride``, ... (threads interleave the global
+        count used by learning-rate schedules and Adam).
+    stats : float64[::1], length N_STATS; written
+        Summed weighted loss, summed weight, steps taken, status, and the
+        unit that failed.
+    """
+    sizes = layout.layer_sizes
+    n_layers = sizes.shape[0]
+    h0 = sizes[0]
+    n_outputs = config.n_outputs
+    n_targets = config.n_targets
+    output_offset = layout.activation_offsets[n_layers - 1]
+    rows_are_units = unit_bounds.shape[0] == 0
+    batch_size = config.batch_size
+    capacity = scratch.slot_feature.shape[0]
+    loss_sum = 0.0
+    weight_sum = 0.0
+    step = first_step
+    n_steps = 0
+    batch_count = 0
+    n_slots = 0
+    for p in range(scratch.dense_grad.shape[0]):
+        scratch.dense_grad[p] = 0.0
+    stats[STAT_STATUS] = STATUS_OK
+    for b in range(block_order.shape[0]):
+        block = block_order[b]
+        for unit in range(block_bounds[block], block_bounds[block + 1]):
+            if rows_are_units:
+                row_start = unit
+                row_stop = unit + 1
+            else:
+                row_start = unit_bounds[unit]
+                row_stop = unit_bounds[unit + 1]
+            n_rows = row_stop - row_start
+            if batch_size > 1 and n_slots + (indptr[row_stop] - indptr[row_start]) > capacity:
+                _apply_step(input_table, dense_params, dense_state, layout, config, scratch,
+                            n_slots, batch_count, step)
+                step += step_stride
+                n_steps += 1
+                batch_count = 0
+                n_slots = 0
+            for r in range(n_rows):
+                row = row_start + r
+                forward_row(indptr, indices, data, row, input_table, dense_params, layout,
+                            config.activation, scratch.activations[r])
+                for o in range(n_outputs):
+                    scratch.pred[r * n_outputs + o] = scratch.activations[r, output_offset + o]
+                for t in range(n_targets):
+                    scratch.target[r * n_targets + t] = targets[row, t]
+                scratch.weight[r] = sample_weight[row]
+                weight_sum += sample_weight[row]
+            if config.use_callback:
+                loss = loss_callback(
+                    scratch.pred[: n_rows * n_outputs],
+                    scratch.target[: n_rows * n_targets],
+                    scratch.weight[:n_rows],
+                    scratch.grad[: n_rows * n_outputs],
+                )
+            else:
+                loss = builtin_loss(config.loss, scratch.pred, scratch.target, scratch.weight,
+                                    scratch.grad, n_rows, n_outputs, n_targets, config.huber_delta)
+            if not math.isfinite(loss):
+                stats[STAT_STATUS] = STATUS_NONFINITE_LOSS
+                stats[STAT_BAD_UNIT] = unit
+                return
+            loss_sum += loss
+            has_gradient = False
+            for o in range(n_rows * n_outputs):
+                g = scratch.grad[o]
+                if not math.isfinite(g):
+                    stats[STAT_STATUS] = STATUS_NONFINITE_GRADIENT
+                    stats[STAT_BAD_UNIT] = unit
+                    return
+                if g != 0.0:
+                    has_gradient = True
+            if has_gradient:
+                for r in range(n_rows):
+                    backward_row(scratch.activations[r], dense_params, scratch.dense_grad, layout,
+                                 config.activation, scratch.grad[r * n_outputs:(r + 1) * n_outputs],
+                                 scratch.deltas, scratch.input_deltas[r])
+                if batch_size == 1:
+                    rate = step_learning_rate(config, step)
+                    for r in range(n_rows):
+                        row = row_start + r
+                        delta0 = scratch.input_deltas[r]
+                        for p in range(indptr[row], indptr[row + 1]):
+                            update_input_row(input_table, indices[p], h0, data[p], delta0, rate, config)
+                else:
+                    for r in range(n_rows):
+                        row = row_start + r
+                        delta0 = scratch.input_deltas[r]
+                        for p in range(indptr[row], indptr[row + 1]):
+                            n_slots = _accumulate_input_gradient(scratch, n_slots, indices[p],
+                                                                 data[p], delta0, h0)
+            batch_count += 1
+            if batch_count == batch_size:
+                _apply_step(input_table, dense_params, dense_state, layout, config, scratch,
+                            n_slots, batch_count, step)
+                step += step_stride
+                n_steps += 1
+                batch_count = 0
+                n_slots = 0
+    if batch_count > 0:
+        _apply_step(input_table, dense_params, dense_state, layout, config, scratch,
+                    n_slots, batch_count, step)
+        n_steps += 1
+    stats[STAT_LOSS] = loss_sum
+    stats[STAT_WEIGHT] = weight_sum
+    stats[STAT_UPDATES] = n_steps
+
+
+def _train_blocks_signature():
+    config_type = numba.typeof(make_train_config(**{name: 0 for name in TrainConfig._fields}))
+    scratch_type = numba.typeof(make_thread_scratch(make_layout([1]), 1, 1, 1, 1, 2))
+    return types.void(
+        READONLY_INT64_1D, READONLY_INT32_1D, READONLY_FLOAT_1D,
+        READONLY_FLOAT_2D, READONLY_FLOAT_1D,
+        READONLY_INT64_1D, READONLY_INT64_1D, READONLY_INT64_1D,
+        FLOAT_2D, FLOAT_1D, FLOAT_1D,
+        LAYOUT_TYPE, config_type, LOSS_FUNCTION_TYPE, scratch_type,
+        types.int64, types.int64, FLOAT64_1D,
+    )
+
+
+train_blocks = KernelOnFirstUse(_train_blocks, _train_blocks_signature)
+
+
+@numba.njit(LOSS_SIGNATURE, nogil=True, cache=True)
+def no_loss_callback(pred, target, weight, grad):
+    """Placeholder passed as the callback when a built-in loss is used (never called)."""
+    return np.float32(0.0)
+
+
+EpochResult = namedtuple("EpochResult", ["loss_sum", "weight_sum", "n_steps", "status", "bad_unit"])
+
+
+def run_epoch(csr, targets, sample_weight, unit_bounds, block_bounds, block_order, network,
+              layout, config, loss_callback, scratches, first_step):
+    """Run one epoch over the blocks in ``block_order`` with ``len(scratches)`` threads.
+
+    Parameters
+    ----------
+    csr : tuple (indptr int64, indices int32, data float32)
+    targets, sample_weight, unit_bounds, block_bounds : arrays
+        As for ``train_blocks``.
+    block_order : int64 ndarray
+        Every block of the epoch once, in visiting order; thread ``t`` takes
+        the ``t``-th of ``len(scratches)`` contiguous shares.
+    network : tuple (input_table, dense_params, dense_state)
+    layout : NetworkLayout
+    config : TrainConfig
+    loss_callback : compiled function of LOSS_SIGNATURE or None
+    scratches : list of ThreadScratch
+        One per thread.
+    first_step : int
+        Global optimizer steps taken before this epoch.
+
+    Returns
+    -------
+    EpochResult
+        Loss and weight summed over threads, steps taken, and the first
+        failure status (with its unit) if a thread stopped early.
+    """
+    n_threads = len(scratches)
+    shares = np.array_split(np.ascontiguousarray(block_order, dtype=np.int64), n_threads)
+    stats = np.zeros((n_threads, N_STATS), dtype=np.float64)
+    callback = no_loss_callback if loss_callback is None else loss_callback
+    indptr, indices, data = csr
+    input_table, dense_params, dense_state = network
+    layout = readonly_layout(layout)
+    kernel = train_blocks.dispatcher
+
+    def work(t):
+        kernel(indptr, indices, data, targets, sample_weight, unit_bounds, block_bounds, shares[t],
+               input_table, dense_params, dense_state, layout, config, callback, scratches[t],
+               first_step + 1 + t, n_threads, stats[t])
+
+    run_in_threads(work, n_threads)
+    failed = np.flatnonzero(stats[:, STAT_STATUS] != STATUS_OK)
+    status, bad_unit = STATUS_OK, -1
+    if failed.size:
+        status = int(stats[failed[0], STAT_STATUS])
+        bad_unit = int(stats[failed[0], STAT_BAD_UNIT])
+    return EpochResult(float(stats[:, STAT_LOSS].sum()), float(stats[:, STAT_WEIGHT].sum()),
+                       int(stats[:, STAT_UPDATES].sum()), status, bad_unit)
+
+
+def run_in_threads(work, n_threads):
+    """Call ``work(t)`` for ``t`` in ``range(n_threads)``, in parallel threads.
+
+    One thread runs in the caller's thread, with no thread started.  The first
+    exception raised by any call is re-raised here after all have finished.
+    """
+    if n_threads == 1:
+        work(0)
+        return
+    errors = [None] * n_threads
+
+    def guarded(t):
+        try:
+            work(t)
+        except BaseException as exc:  # re-raised in the caller below
+            errors[t] = exc
+
+    threads = [threading.Thread(target=guarded, args=(t,), daemon=True) for t in range(1, n_threads)]
+    for thread in threads:
+        thread.start()
+    guarded(0)
+    for thread in threads:
+        thread.join()
+    for exc in errors:
+        if exc is not None:
+            raise exc
+
+
+# Rows below which predict stays on the calling thread: starting threads costs
+# more than the work (and single-row serving must stay cheap).
+MIN_ROWS_PER_PREDICT_THREAD = 4096
+
+
+def predict_outputs(csr, n_rows, input_table, dense_params, layout, activation, n_threads):
+    """Network outputs for every row of a CSR matrix, sharded over threads.
+
+    Returns
+    -------
+    out : ndarray of float32, shape (n_rows, n_outputs)
+    """
+    indptr, indices, data = csr
+    n_outputs = int(layout.layer_sizes[-1])
+    out = np.empty((n_rows, n_outputs), dtype=np.float32)
+    n_threads = max(1, min(n_threads, n_rows // MIN_ROWS_PER_PREDICT_THREAD))
+    bounds = np.linspace(0, n_rows, n_threads + 1).astype(np.int64)
+    layout = readonly_layout(layout)
+    kernel = predict_rows.dispatcher
+
+    def work(t):
+        kernel(indptr, indices, data, bounds[t], bounds[t + 1], input_table, dense_params,
+               layout, activation, out)
+
+    run_in_threads(work, n_threads)
+    return out

@@ -1,0 +1,209 @@
+"""Forward, backward and predict kernels for one row, with no allocation.
+
+A row of a CSR matrix enters the sparse input layer as a gather over its
+non-zeros, ``z0 = b0 + sum_k x_k * W0[j_k]``; dense layers follow as
+matrix-vector products.  Hidden layers apply the network's activation; the
+output layer is linear (the estimator applies its link function).
+
+Activation derivatives are written in terms of the activation's *output*
+``a`` (relu: ``a > 0``; tanh: ``1 - a**2``), so pre-activations are never
+stored.  Activations of a unit's rows live in a per-thread scratch buffer
+``activations[row_in_unit, activation_offsets[l] + i]``.
+
+The input layer's backward pass stops at ``delta0`` (the gradient with respect
+to ``z0``): the caller turns it into sparse updates of the touched rows
+``W0[j_k] -= step * x_k * delta0``, so its cost is proportional to the row's
+non-zeros, never to ``n_features``.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from .compilation import KernelOnFirstUse
+from .network import FLOAT_2D, READONLY_FLOAT_1D, READONLY_FLOAT_2D
+from .network import READONLY_INT32_1D, READONLY_INT64_1D, NetworkLayout, readonly_layout
+
+IDENTITY = 0
+RELU = 1
+TANH = 2
+LOGISTIC = 3
+ACTIVATION_CODES = {"identity": IDENTITY, "relu": RELU, "tanh": TANH, "logistic": LOGISTIC}
+
+
+@numba.njit(nogil=True, cache=True)
+def activate(code, values, start, stop):
+    """Apply activation ``code`` in place to ``values[start:stop]``."""
+    if code == RELU:
+        for i in range(start, stop):
+            if values[i] < 0.0:
+                values[i] = 0.0
+    elif code == TANH:
+        for i in range(start, stop):
+            values[i] = math.tanh(values[i])
+    elif code == LOGISTIC:
+        for i in range(start, stop):
+            values[i] = 1.0 / (1.0 + math.exp(-values[i]))
+
+
+@numba.njit(nogil=True, cache=True)
+def activation_derivative(code, output):
+    """Derivative of activation ``code`` at the point whose output is ``output``."""
+    if code == RELU:
+        return 1.0 if output > 0.0 else 0.0
+    if code == TANH:
+        return 1.0 - output * output
+    if code == LOGISTIC:
+        return output * (1.0 - output)
+    return 1.0
+
+
+@numba.njit(nogil=True, cache=True)
+def forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, out):
+    """Outputs of every layer for one CSR row.
+
+    Parameters
+    ----------
+    indptr : int64[::1]; indices : int32[::1]; data : float32[::1]
+        The CSR matrix (read only).
+    row : int
+    input_table : float32[:, ::1], shape (n_features, h0 + state)
+    dense_params : float32[::1]
+    layout : NetworkLayout
+    activation : int
+        Hidden-layer activation code.
+    out : float32[::1], length sum(layer_sizes); written
+        Layer ``l``'s outputs go to ``out[activation_offsets[l]:][:h_l]``; the
+        last layer's are the network's (linear) outputs.
+    """
+    sizes = layout.layer_sizes
+    n_layers = sizes.shape[0]
+    h0 = sizes[0]
+    for c in range(h0):
+        out[c] = dense_params[c]
+    for p in range(indptr[row], indptr[row + 1]):
+        feature = indices[p]
+        x = data[p]
+        for c in range(h0):
+            out[c] += x * input_table[feature, c]
+    if n_layers > 1:
+        activate(activation, out, 0, h0)
+    for layer in range(1, n_layers):
+        n_in = sizes[layer - 1]
+        n_out = sizes[layer]
+        a_in = layout.activation_offsets[layer - 1]
+        a_out = layout.activation_offsets[layer]
+        b0 = layout.bias_offsets[layer]
+        w0 = layout.weight_offsets[layer]
+        for o in range(n_out):
+            out[a_out + o] = dense_params[b0 + o]
+        for i in range(n_in):
+            a = out[a_in + i]
+            if a != 0.0:
+                w_row = w0 + i * n_out
+                for o in range(n_out):
+                    out[a_out + o] += a * dense_params[w_row + o]
+        if layer < n_layers - 1:
+            activate(activation, out, a_out, a_out + n_out)
+
+
+@numba.njit(nogil=True, cache=True)
+def backward_row(activations, dense_params, dense_grad, layout, activation, output_grad, deltas, delta0):
+    """Back-propagate one row's output gradient through the dense layers.
+
+    Accumulates the gradient of every dense parameter (``+=``) into
+    ``dense_grad`` and writes the gradient with respect to the input layer's
+    pre-activation into ``delta0``; the input table is left to the caller.
+
+    Parameters
+    ----------
+    activations : float32[::1], length sum(layer_sizes)
+        The row's layer outputs from ``forward_row``.
+    dense_params : float32[::1]
+    dense_grad : float32[::1], same length; accumulated
+    layout : NetworkLayout
+    activation : int
+    output_grad : float32[::1], length n_outputs
+        Gradient of the loss with respect to the network outputs.
+    deltas : float32[:, ::1], shape (2, max(layer_sizes))
+        Scratch.
+    delta0 : float32[::1], length h0; written
+    """
+    sizes = layout.layer_sizes
+    n_layers = sizes.shape[0]
+    n_outputs = sizes[n_layers - 1]
+    current = 0
+    for o in range(n_outputs):
+        deltas[current, o] = output_grad[o]
+    for layer in range(n_layers - 1, 0, -1):
+        n_in = sizes[layer - 1]
+        n_out = sizes[layer]
+        a_in = layout.activation_offsets[layer - 1]
+        w0 = layout.weight_offsets[layer]
+        b0 = layout.bias_offsets[layer]
+        nxt = 1 - current
+        for o in range(n_out):
+            dense_grad[b0 + o] += deltas[current, o]
+        for i in range(n_in):
+            a = activations[a_in + i]
+            w_row = w0 + i * n_out
+            back = 0.0
+            for o in range(n_out):
+                d = deltas[current, o]
+                dense_grad[w_row + o] += a * d
+                back += dense_params[w_row + o] * d
+            deltas[nxt, i] = back * activation_derivative(activation, a)
+        current = nxt
+    h0 = sizes[0]
+    for c in range(h0):
+        delta0[c] = deltas[current, c]
+        dense_grad[c] += deltas[current, c]
+
+
+def _predict_rows(indptr, indices, data, row_start, row_stop, input_table, dense_params, layout, activation, out):
+    """Network outputs of rows ``[row_start, row_stop)`` into ``out[row]``.
+
+    Parameters
+    ----------
+    indptr : int64[::1]; indices : int32[::1]; data : float32[::1]
+        The CSR matrix (read only).
+    row_start, row_stop : int
+    input_table : float32[:, ::1] (read only here)
+    dense_params : float32[::1] (read only here)
+    layout : NetworkLayout
+    activation : int
+    out : float32[:, ::1], shape (n_rows, n_outputs); rows in range are written
+
+    Safe to call from many threads at once on disjoint row ranges of ``out``
+    (or on different ``out`` arrays): it writes nothing else.  One scratch row
+    is allocated per call, none per row.
+    """
+    sizes = layout.layer_sizes
+    n_layers = sizes.shape[0]
+    n_outputs = sizes[n_layers - 1]
+    last = layout.activation_offsets[n_layers - 1]
+    scratch = np.empty(np.sum(sizes), dtype=np.float32)
+    for row in range(row_start, row_stop):
+        forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, scratch)
+        for o in range(n_outputs):
+            out[row, o] = scratch[last + o]
+
+
+LAYOUT_TYPE = numba.typeof(readonly_layout(NetworkLayout(*(np.zeros(1, np.int64),) * 4)))
+
+predict_rows = KernelOnFirstUse(
+    _predict_rows,
+    lambda: numba.void(
+        READONLY_INT64_1D,
+        READONLY_INT32_1D,
+        READONLY_FLOAT_1D,
+        numba.int64,
+        numba.int64,
+        READONLY_FLOAT_2D,
+        READONLY_FLOAT_1D,
+        LAYOUT_TYPE,
+        numba.int64,
+        FLOAT_2D,
+    ),
+)

@@ -1,0 +1,182 @@
+"""Parameter layout of a network: a sparse input layer followed by dense layers.
+
+A network with ``layer_sizes = (h0, h1, ..., n_outputs)`` is stored in three
+arrays that every engine kernel receives:
+
+``input_table`` : float32, shape ``(n_features, h0 + input_state_width)``
+    Row ``j`` holds the ``h0`` input-layer weights of feature ``j`` in columns
+    ``[0, h0)``, followed by that row's optimizer state (AdaGrad accumulators,
+    Adam moments, or nothing for plain SGD).  A row's weights and its state are
+    adjacent, so a sparse update touches one small contiguous region of memory:
+    the input layer is memory-latency bound, and cache lines touched per
+    non-zero decide its speed.  With ``hidden_layer_sizes=()`` the input layer
+    *is* the linear model and ``h0 == n_outputs``.
+
+``dense_params`` : float32, shape ``(n_dense_params,)``
+    The input layer's bias, then for each dense layer ``l >= 1`` its weight
+    matrix ``W_l`` of shape ``(h_{l-1}, h_l)`` (row-major) and its bias ``b_l``.
+
+``dense_state`` : float32, shape ``(dense_state_width * n_dense_params,)``
+    Optimizer state of ``dense_params``, one block of ``n_dense_params`` values
+    per state variable.
+
+``NetworkLayout`` holds the integer offsets that locate each layer inside
+these arrays and inside a row of the activation scratch buffer.  Every array is
+addressable by feature id, so a distributed trainer can hand a worker just the
+rows of ``input_table`` its data touches.
+
+This module is also the one home of the array types the kernels are compiled
+for: float32 values, int32 column indices, int64 row pointers and counters.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+from numba import types
+
+# Array types of the compiled kernels (one signature per kernel).  Inputs are
+# declared read-only: such a signature accepts writable arrays, read-only
+# arrays and read-only memory maps alike, so joblib's memmapped X works.
+FLOAT_1D = types.Array(types.float32, 1, "C")
+FLOAT_2D = types.Array(types.float32, 2, "C")
+FLOAT64_1D = types.Array(types.float64, 1, "C")
+INT32_1D = types.Array(types.int32, 1, "C")
+INT64_1D = types.Array(types.int64, 1, "C")
+READONLY_FLOAT_1D = types.Array(types.float32, 1, "C", readonly=True)
+READONLY_FLOAT_2D = types.Array(types.float32, 2, "C", readonly=True)
+READONLY_INT32_1D = types.Array(types.int32, 1, "C", readonly=True)
+READONLY_INT64_1D = types.Array(types.int64, 1, "C", readonly=True)
+
+NetworkLayout = namedtuple(
+    "NetworkLayout",
+    ["layer_sizes", "weight_offsets", "bias_offsets", "activation_offsets"],
+)
+NetworkLayout.__doc__ = """Integer offsets of each layer (all int64 arrays of length n_layers).
+
+layer_sizes : widths ``(h0, ..., n_outputs)``; layer 0 is the sparse input layer.
+weight_offsets : start of ``W_l`` in ``dense_params`` (entry 0 unused: ``W_0``
+    is ``input_table``).
+bias_offsets : start of ``b_l`` in ``dense_params``.
+activation_offsets : start of layer ``l``'s outputs in a row of the activation
+    scratch buffer, whose width is ``sum(layer_sizes)``.
+"""
+
+
+def make_layout(layer_sizes):
+    """Offsets of every layer for the given widths.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(h0, h1, ..., n_outputs)``: the input layer's width first, the
+        output layer's last.  One entry means a linear model.
+
+    Returns
+    -------
+    layout : NetworkLayout
+    """
+    sizes = np.asarray(layer_sizes, dtype=np.int64)
+    if sizes.ndim != 1 or sizes.size < 1 or np.any(sizes < 1):
+        raise ValueError(f"layer sizes must be positive integers, got {layer_sizes!r}")
+    n_layers = sizes.size
+    weight_offsets = np.zeros(n_layers, dtype=np.int64)
+    bias_offsets = np.zeros(n_layers, dtype=np.int64)
+    offset = sizes[0]  # the input layer's bias comes first
+    for layer in range(1, n_layers):
+        weight_offsets[layer] = offset
+        offset += sizes[layer - 1] * sizes[layer]
+        bias_offsets[layer] = offset
+        offset += sizes[layer]
+    activation_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    return NetworkLayout(sizes, weight_offsets, bias_offsets, activation_offsets)
+
+
+def readonly_layout(layout):
+    """``layout`` with read-only views of its arrays: the one type the kernels are compiled for.
+
+    Layouts come back writable from a pickle and read-only from a joblib
+    memory map; passing views normalises both without copying.
+    """
+    views = []
+    for array in layout:
+        view = np.asarray(array, dtype=np.int64).view()
+        view.flags.writeable = False
+        views.append(view)
+    return NetworkLayout(*views)
+
+
+def n_dense_params(layout):
+    """Length of ``dense_params`` for ``layout``."""
+    sizes = layout.layer_sizes
+    return int(sizes[0] + np.sum(sizes[:-1] * sizes[1:]) + np.sum(sizes[1:]))
+
+
+def init_network(layout, n_features, input_state_width, dense_state_width, fan_in, rng):
+    """Allocate and initialise the parameters of a network.
+
+    Input-layer weights of a linear model start at zero (the problem is
+    convex and zero is the sparse-friendly start).  Otherwise every weight
+    matrix is drawn from Glorot's uniform distribution; for the input layer the
+    fan-in is the typical number of non-zeros in a row, not ``n_features``,
+    because only that many rows of the table contribute to a unit's output.
+    Biases and optimizer state start at zero.
+
+    Parameters
+    ----------
+    layout : NetworkLayout
+    n_features : int
+    input_state_width : int
+        Optimizer-state columns per input-table row.
+    dense_state_width : int
+        Optimizer-state values per dense parameter.
+    fan_in : float
+        Typical number of non-zeros in a row.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    input_table : ndarray of float32, shape (n_features, h0 + input_state_width)
+    dense_params : ndarray of float32, shape (n_dense_params,)
+    dense_state : ndarray of float32, shape (dense_state_width * n_dense_params,)
+    """
+    sizes = layout.layer_sizes
+    h0 = int(sizes[0])
+    input_table = np.zeros((n_features, h0 + input_state_width), dtype=np.float32)
+    if sizes.size > 1:
+        bound = np.sqrt(6.0 / (max(fan_in, 1.0) + h0))
+        input_table[:, :h0] = rng.uniform(-bound, bound, size=(n_features, h0))
+    n_dense = n_dense_params(layout)
+    dense_params = np.zeros(n_dense, dtype=np.float32)
+    for layer in range(1, sizes.size):
+        n_in, n_out = int(sizes[layer - 1]), int(sizes[layer])
+        bound = np.sqrt(6.0 / (n_in + n_out))
+        start = int(layout.weight_offsets[layer])
+        dense_params[start : start + n_in * n_out] = rng.uniform(
+            -bound, bound, size=n_in * n_out
+        )
+    dense_state = np.zeros(dense_state_width * n_dense, dtype=np.float32)
+    return input_table, dense_params, dense_state
+
+
+def layer_views(layout, input_table, dense_params):
+    """Weight matrices and bias vectors of each layer, as views.
+
+    Returns
+    -------
+    coefs : list of ndarray
+        ``coefs[0]`` is ``input_table[:, :h0]`` (a strided view), then each
+        dense layer's ``(h_{l-1}, h_l)`` matrix.
+    intercepts : list of ndarray
+        Each layer's bias vector.
+    """
+    sizes = layout.layer_sizes
+    h0 = int(sizes[0])
+    coefs = [input_table[:, :h0]]
+    intercepts = [dense_params[:h0]]
+    for layer in range(1, sizes.size):
+        n_in, n_out = int(sizes[layer - 1]), int(sizes[layer])
+        w0 = int(layout.weight_offsets[layer])
+        b0 = int(layout.bias_offsets[layer])
+        coefs.append(dense_params[w0 : w0 + n_in * n_out].reshape(n_in, n_out))
+        intercepts.append(dense_params[b0 : b0 + n_out])
+    return coefs, intercepts

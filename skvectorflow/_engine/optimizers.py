@@ -1,0 +1,219 @@
+"""Update rules: SGD, AdaGrad, row-wise AdaGrad and Adam, sparse-aware.
+
+Contract
+--------
+Each rule applies one step to a set of parameters given their gradient
+``scale * grad`` (``scale`` folds in the sample multiplier ``x_k`` of a sparse
+update, or ``1 / batch_count`` when a mini-batch is averaged).
+
+* The **input layer** is updated lazily, one table row at a time and only for
+  the rows a unit touched (``update_input_row``).  Its optimizer state lives in
+  the same row, right after the weights: ``[w (h0) | state]``.
+* **Dense parameters** are updated on every step (``update_dense``).
+
+Regularisation is applied at the moment a parameter is updated, so it acts on
+touched rows only: L2 adds ``alpha * w`` to the gradient, and L1 is a proximal
+(soft-threshold) step of ``l1`` times the step size just taken, which sets
+weights exactly to zero.  For an input-table row, the effective penalty is thus
+proportional to how often its feature occurs; on data where every row touches
+every feature it is the usual ``alpha/2 ||W||^2 + l1 ||W||_1``.  Biases are
+not penalised.
+
+State per parameter (``input_state_width`` columns per table row,
+``dense_state_width`` blocks of ``dense_params``'s length):
+
+=================  ===========================  =======================
+optimizer          input-table row state        dense state
+=================  ===========================  =======================
+sgd                none                         none
+adagrad            one accumulator per weight   one accumulator
+rowwise_adagrad    one accumulator per row      one accumulator
+adam               first and second moments     first and second moments
+=================  ===========================  =======================
+
+Row-wise AdaGrad (as in DLRM) accumulates the mean squared gradient of a row:
+one float of state instead of ``h0``, which nearly halves the memory the input
+layer reads and writes per non-zero.  Adam's bias correction uses the global
+step count; its input-layer moments decay only when a row is touched (lazy
+Adam).
+
+All rules race benignly under Hogwild: concurrent read-modify-write of the
+same weight may lose an update, never corrupt memory.
+"""
+
+import math
+
+import numba
+
+SGD = 0
+ADAGRAD = 1
+ROWWISE_ADAGRAD = 2
+ADAM = 3
+
+OPTIMIZER_CODES = {
+    "sgd": SGD,
+    "adagrad": ADAGRAD,
+    "rowwise_adagrad": ROWWISE_ADAGRAD,
+    "adam": ADAM,
+}
+
+CONSTANT = 0
+INVSCALING = 1
+LEARNING_RATE_CODES = {"constant": CONSTANT, "invscaling": INVSCALING}
+
+
+def input_state_width(optimizer, h0):
+    """Optimizer-state columns per input-table row of width ``h0``."""
+    return {SGD: 0, ADAGRAD: h0, ROWWISE_ADAGRAD: 1, ADAM: 2 * h0}[optimizer]
+
+
+def dense_state_width(optimizer):
+    """Optimizer-state values per dense parameter."""
+    return {SGD: 0, ADAGRAD: 1, ROWWISE_ADAGRAD: 1, ADAM: 2}[optimizer]
+
+
+@numba.njit(nogil=True, cache=True)
+def step_learning_rate(config, step):
+    """Base learning rate at global update ``step`` (1-based).
+
+    ``constant``: ``learning_rate_init``; ``invscaling``:
+    ``learning_rate_init / step ** power_t``.  For Adam the bias correction
+    ``sqrt(1 - beta_2**t) / (1 - beta_1**t)`` is folded in.
+    """
+    rate = config.learning_rate
+    if config.learning_rate_schedule == INVSCALING:
+        rate = rate / math.pow(float(step), config.power_t)
+    if config.optimizer == ADAM:
+        t = float(step)
+        rate = rate * math.sqrt(1.0 - math.pow(config.beta_2, t)) / (
+            1.0 - math.pow(config.beta_1, t)
+        )
+    return rate
+
+
+@numba.njit(nogil=True, cache=True)
+def _soft_threshold(weight, threshold):
+    if weight > threshold:
+        return weight - threshold
+    if weight < -threshold:
+        return weight + threshold
+    return 0.0
+
+
+@numba.njit(nogil=True, cache=True)
+def update_input_row(input_table, feature, h0, scale, grad, rate, config):
+    """One optimizer step on row ``feature`` of the input table.
+
+    Parameters
+    ----------
+    input_table : float32[:, ::1], shape (n_features, h0 + state), changed in place
+    feature : int
+        Table row to update.
+    h0 : int
+        Number of weights in the row.
+    scale : float
+        The row's gradient is ``scale * grad[:h0]``.
+    grad : float32[::1]
+    rate : float
+        Base learning rate from ``step_learning_rate``.
+    config : TrainConfig
+    """
+    alpha = config.alpha
+    l1 = config.l1
+    eps = config.epsilon
+    optimizer = config.optimizer
+    if optimizer == SGD:
+        for c in range(h0):
+            w = input_table[feature, c]
+            w -= rate * (scale * grad[c] + alpha * w)
+            if l1 > 0.0:
+                w = _soft_threshold(w, rate * l1)
+            input_table[feature, c] = w
+    elif optimizer == ADAGRAD:
+        for c in range(h0):
+            w = input_table[feature, c]
+            g = scale * grad[c] + alpha * w
+            acc = input_table[feature, h0 + c] + g * g
+            input_table[feature, h0 + c] = acc
+            step = rate / (math.sqrt(acc) + eps)
+            w -= step * g
+            if l1 > 0.0:
+                w = _soft_threshold(w, step * l1)
+            input_table[feature, c] = w
+    elif optimizer == ROWWISE_ADAGRAD:
+        mean_sq = 0.0
+        for c in range(h0):
+            g = scale * grad[c] + alpha * input_table[feature, c]
+            mean_sq += g * g
+        acc = input_table[feature, h0] + mean_sq / h0
+        input_table[feature, h0] = acc
+        step = rate / (math.sqrt(acc) + eps)
+        for c in range(h0):
+            w = input_table[feature, c]
+            w -= step * (scale * grad[c] + alpha * w)
+            if l1 > 0.0:
+                w = _soft_threshold(w, step * l1)
+            input_table[feature, c] = w
+    else:  # ADAM
+        beta_1 = config.beta_1
+        beta_2 = config.beta_2
+        for c in range(h0):
+            w = input_table[feature, c]
+            g = scale * grad[c] + alpha * w
+            m = beta_1 * input_table[feature, h0 + c] + (1.0 - beta_1) * g
+            v = beta_2 * input_table[feature, 2 * h0 + c] + (1.0 - beta_2) * g * g
+            input_table[feature, h0 + c] = m
+            input_table[feature, 2 * h0 + c] = v
+            step = rate / (math.sqrt(v) + eps)
+            w -= step * m
+            if l1 > 0.0:
+                w = _soft_threshold(w, step * l1)
+            input_table[feature, c] = w
+
+
+@numba.njit(nogil=True, cache=True)
+def update_dense(params, state, grad, start, stop, scale, rate, penalised, config):
+    """One optimizer step on ``params[start:stop]``.
+
+    Parameters
+    ----------
+    params : float32[::1], changed in place
+    state : float32[::1]
+        Optimizer state, blocks of ``len(params)``; changed in place.
+    grad : float32[::1]
+        Gradient of the whole parameter vector; ``scale * grad[p]`` is used.
+    start, stop : int
+        The parameter range to update (one weight matrix or one bias).
+    scale : float
+    rate : float
+        Base learning rate from ``step_learning_rate``.
+    penalised : bool
+        Whether L2/L1 apply (weights: yes; biases: no).
+    config : TrainConfig
+    """
+    alpha = config.alpha if penalised else 0.0
+    l1 = config.l1 if penalised else 0.0
+    eps = config.epsilon
+    optimizer = config.optimizer
+    n = params.shape[0]
+    for p in range(start, stop):
+        w = params[p]
+        g = scale * grad[p] + alpha * w
+        if optimizer == SGD:
+            step = rate
+            w -= step * g
+        elif optimizer == ADAM:
+            m = config.beta_1 * state[p] + (1.0 - config.beta_1) * g
+            v = config.beta_2 * state[n + p] + (1.0 - config.beta_2) * g * g
+            state[p] = m
+            state[n + p] = v
+            step = rate / (math.sqrt(v) + eps)
+            w -= step * m
+        else:  # ADAGRAD and ROWWISE_ADAGRAD: dense layers use per-weight AdaGrad
+            acc = state[p] + g * g
+            state[p] = acc
+            step = rate / (math.sqrt(acc) + eps)
+            w -= step * g
+        if l1 > 0.0:
+            w = _soft_threshold(w, step * l1)
+        params[p] = w
