@@ -1,0 +1,10 @@
+"""skvectorflow: scikit-learn estimators for very sparse, very high-dimensional data.
+
+Linear models and shallow neural networks trained by lock-free Hogwild SGD
+over every core, on scipy CSR matrices used without a copy.
+"""
+
+from .neural_network import SparseMLPClassifier, SparseMLPRegressor
+
+__all__ = ["SparseMLPClassifier", "SparseMLPRegressor"]
+__version__ = "0.1.0"

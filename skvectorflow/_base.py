@@ -1,0 +1,451 @@
+"""The estimator base shared by every skvectorflow model.
+
+``BaseSparseMLP`` turns scikit-learn's API into calls of the engine: it
+validates parameters and data, converts X once to the engine's CSR types,
+owns the parameters, and runs epochs (one engine call per epoch) with warm
+starts, ``partial_fit``, early stopping and progress output.  Subclasses add
+only their target encoding, their built-in losses, the null model that starts
+the output bias, and their output transform.
+"""
+
+import os
+import time
+import warnings
+from numbers import Integral, Real
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._engine import hogwild, network, optimizers
+from ._engine.kernels import ACTIVATION_CODES
+from .losses import compile_loss_callback
+
+# Largest column index the engine's int32 indices can hold.
+MAX_N_FEATURES = np.iinfo(np.int32).max
+
+
+def effective_n_threads(n_jobs):
+    """Number of threads for ``n_jobs``, honouring joblib and the environment.
+
+    ``None`` defers to joblib's ``parallel_config`` (1 outside one), so sweeps
+    that already run in parallel do not oversubscribe; ``-1`` means every core
+    joblib sees, ``-2`` all but one, and so on.  The result never exceeds
+    ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS`` when they are set: Dask
+    workers and joblib's loky workers cap nested parallelism through them.
+    """
+    if n_jobs is None:
+        n_threads = joblib.effective_n_jobs(None)
+    elif n_jobs < 0:
+        n_threads = joblib.cpu_count() + 1 + n_jobs
+    else:
+        n_threads = n_jobs
+    for variable in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        value = os.environ.get(variable, "")
+        if value.strip().isdigit() and int(value) > 0:
+            n_threads = min(n_threads, int(value))
+    return max(1, int(n_threads))
+
+
+def as_engine_csr(X):
+    """The engine's view of an already validated sparse or dense float32 X.
+
+    Float32 data and int32 indices are used as they are (no copy); only
+    ``indptr`` is widened to int64 when needed (one integer per row).  Dense
+    input becomes CSR; int64 indices are narrowed to int32; a matrix with
+    duplicate entries is copied and summed, so a duplicated column counts
+    once with its summed value, as in scipy's arithmetic.
+
+    Returns
+    -------
+    csr : tuple (indptr int64, indices int32, data float32)
+    """
+    if not sp.issparse(X):
+        X = sp.csr_matrix(X, dtype=np.float32)
+    if not X.has_canonical_format and _has_duplicates(X):
+        X = X.copy()
+        X.sum_duplicates()
+    indices = X.indices
+    if indices.dtype != np.int32:
+        indices = indices.astype(np.int32)
+    data = X.data
+    if data.dtype != np.float32:
+        data = data.astype(np.float32)
+    return (X.indptr.astype(np.int64, copy=False), indices, data)
+
+
+def _has_duplicates(X):
+    """Whether a CSR matrix repeats a column within a row (vectorised over rows)."""
+    if X.nnz < 2:
+        return False
+    row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    order = np.lexsort((X.indices, row_of))
+    same_row = row_of[order][1:] == row_of[order][:-1]
+    same_column = X.indices[order][1:] == X.indices[order][:-1]
+    return bool(np.any(same_row & same_column))
+
+
+class NetworkState:
+    """The trainable arrays of a fitted network and their layout.
+
+    Parameters
+    ----------
+    layout : NetworkLayout
+    input_table, dense_params, dense_state : ndarray of float32
+        See ``skvectorflow._engine.network``.
+    """
+
+    def __init__(self, layout, input_table, dense_params, dense_state):
+        self.layout = layout
+        self.input_table = input_table
+        self.dense_params = dense_params
+        self.dense_state = dense_state
+
+    def copy(self):
+        return NetworkState(
+            self.layout, self.input_table.copy(), self.dense_params.copy(), self.dense_state.copy()
+        )
+
+    def is_finite(self):
+        """Whether every parameter is finite (one pass, no temporary of the table's size)."""
+        return bool(
+            np.isfinite(np.sum(self.input_table, dtype=np.float64))
+            and np.isfinite(np.sum(self.dense_params, dtype=np.float64))
+        )
+
+
+_COMMON_PARAMETER_CONSTRAINTS = {
+    "hidden_layer_sizes": ["array-like"],
+    "activation": [StrOptions({"relu", "tanh", "identity", "logistic"})],
+    "loss_callback": [None, callable, str],
+    "optimizer": [StrOptions(set(optimizers.OPTIMIZER_CODES))],
+    "alpha": [Interval(Real, 0, None, closed="left")],
+    "l1": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "learning_rate": [StrOptions(set(optimizers.LEARNING_RATE_CODES))],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "power_t": [Interval(Real, 0, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left"), None],
+    "shuffle": ["boolean"],
+    "shuffle_block_size": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "warm_start": ["boolean"],
+    "beta_1": [Interval(Real, 0, 1, closed="left")],
+    "beta_2": [Interval(Real, 0, 1, closed="left")],
+    "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "verbose": ["verbose"],
+    "n_jobs": [Integral, None],
+}
+
+
+class BaseSparseMLP(BaseEstimator):
+    """Base of the estimators trained by the Hogwild engine (not for direct use)."""
+
+    _parameter_constraints = dict(_COMMON_PARAMETER_CONSTRAINTS)
+
+    # ---- what subclasses provide -------------------------------------------------
+    def _encode_targets(self, y, first_call, classes=None):
+        """Validate ``y``; return float32 targets of shape (n_samples, n_targets).
+
+        Sets the target attributes (``classes_``, ``n_outputs_``) on the first
+        call and checks ``y`` against them on later ones.
+        """
+        raise NotImplementedError
+
+    def _loss_code(self):
+        """Engine code of the built-in loss, for the fitted targets."""
+        raise NotImplementedError
+
+    def _initial_output_bias(self, targets, sample_weight):
+        """Output bias of the best constant model (float32 array of n_outputs)."""
+        raise NotImplementedError
+
+    def _validation_score(self, outputs, targets, sample_weight):
+        """Score (higher is better) of raw network outputs on held-out targets."""
+        raise NotImplementedError
+
+    def _huber_delta(self):
+        return 1.0
+
+    # ---- parameters ---------------------------------------------------------------
+    def _more_validate_params(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, (Integral, np.integer)):
+            sizes = (sizes,)
+        try:
+            sizes = tuple(int(s) for s in sizes)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"hidden_layer_sizes must be a sequence of positive integers, got {self.hidden_layer_sizes!r}."
+            ) from None
+        if any(s < 1 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must contain positive integers only, got {self.hidden_layer_sizes!r}."
+            )
+        if self.loss_callback is not None:
+            compile_loss_callback(self.loss_callback)
+        return sizes
+
+    # ---- fitted attributes --------------------------------------------------------
+    @property
+    def coefs_(self):
+        """list of ndarray: weight matrix of each layer; ``coefs_[0]`` is the
+        ``(n_features, h0)`` input layer (a view of the training table)."""
+        check_is_fitted(self)
+        return network.layer_views(self._network.layout, self._network.input_table,
+                                   self._network.dense_params)[0]
+
+    @property
+    def intercepts_(self):
+        """list of ndarray: bias vector of each layer."""
+        check_is_fitted(self)
+        return network.layer_views(self._network.layout, self._network.input_table,
+                                   self._network.dense_params)[1]
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "_network")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ---- training -----------------------------------------------------------------
+    def _validate_X(self, X, reset):
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, reset=reset)
+        if X.shape[1] > MAX_N_FEATURES:
+            raise ValueError(
+                f"X has {X.shape[1]} features; at most {MAX_N_FEATURES} are supported (int32 column indices)."
+            )
+        return X
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        continuing = hasattr(self, "_network") and (incremental or self.warm_start)
+        hidden_sizes = self._more_validate_params()
+        compiled_callback = (
+            compile_loss_callback(self.loss_callback) if self.loss_callback is not None else None
+        )
+        X = self._validate_X(X, reset=not continuing)
+        targets = self._encode_targets(y, first_call=not continuing, classes=classes)
+        if targets.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"X has {X.shape[0]} samples but y has {targets.shape[0]}."
+            )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float32, ensure_non_negative=True
+        )
+        csr = as_engine_csr(X)
+        n_samples = X.shape[0]
+
+        optimizer_code = optimizers.OPTIMIZER_CODES[self.optimizer]
+        layer_sizes = list(hidden_sizes) + [self.n_outputs_]
+        if continuing:
+            if list(self._network.layout.layer_sizes) != layer_sizes:
+                raise ValueError(
+                    f"warm_start/partial_fit needs the fitted layer sizes "
+                    f"{list(self._network.layout.layer_sizes)}, but hidden_layer_sizes and the "
+                    f"targets now give {layer_sizes}; fit from scratch instead."
+                )
+            if self._optimizer_code != optimizer_code:
+                raise ValueError(
+                    f"warm_start/partial_fit cannot change the optimizer of a fitted model "
+                    f"(fitted with {self._fitted_optimizer!r}, now {self.optimizer!r})."
+                )
+            # Train a copy, so a failure leaves the fitted model as it was.
+            state = self._network.copy()
+            step = self.t_
+            loss_curve = list(self.loss_curve_)
+            validation_scores = list(self.validation_scores_ or [])
+        else:
+            layout = network.make_layout(layer_sizes)
+            fan_in = max(1.0, csr[2].size / max(n_samples, 1))
+            init_rng = np.random.default_rng(self._seed(0))
+            state = NetworkState(layout, *network.init_network(
+                layout, X.shape[1], optimizers.input_state_width(optimizer_code, layer_sizes[0]),
+                optimizers.dense_state_width(optimizer_code), fan_in, init_rng))
+            output_bias_start = int(layout.bias_offsets[-1]) if len(layer_sizes) > 1 else 0
+            state.dense_params[output_bias_start:output_bias_start + layer_sizes[-1]] = (
+                self._initial_output_bias(targets, sample_weight))
+            step = 0
+            loss_curve, validation_scores = [], []
+
+        config = hogwild.make_train_config(
+            loss=self._loss_code(),
+            use_callback=compiled_callback is not None,
+            activation=ACTIVATION_CODES[self.activation],
+            optimizer=optimizer_code,
+            learning_rate_schedule=optimizers.LEARNING_RATE_CODES[self.learning_rate],
+            learning_rate=self.learning_rate_init,
+            power_t=self.power_t,
+            alpha=self.alpha,
+            l1=self.l1,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            huber_delta=self._huber_delta(),
+            batch_size=self.batch_size,
+            n_outputs=layer_sizes[-1],
+            n_targets=targets.shape[1],
+        )
+
+        rng = np.random.default_rng(self._seed(1 + step))
+        early_stopping = self.early_stopping and not incremental
+        n_units = n_samples
+        block_size = self.shuffle_block_size
+        if early_stopping:
+            # Blocks small enough that a validation fraction of them is a fair sample.
+            block_size = max(1, min(block_size, n_units // 100))
+        block_bounds = np.append(np.arange(0, n_units, block_size), n_units).astype(np.int64)
+        n_blocks = block_bounds.size - 1
+        train_blocks = np.arange(n_blocks, dtype=np.int64)
+        if early_stopping:
+            if n_blocks < 2:
+                raise ValueError(
+                    f"early_stopping needs at least 2 samples to hold out a validation set, got {n_samples}."
+                )
+            n_validation = int(np.clip(round(self.validation_fraction * n_blocks), 1, n_blocks - 1))
+            permuted = rng.permutation(n_blocks)
+            validation_blocks = np.sort(permuted[:n_validation])
+            train_blocks = np.sort(permuted[n_validation:])
+            validation_rows = np.concatenate(
+                [np.arange(block_bounds[b], block_bounds[b + 1]) for b in validation_blocks])
+            X_validation = X[validation_rows]
+            validation_csr = as_engine_csr(X_validation)
+            validation_targets = targets[validation_rows]
+            validation_weight = sample_weight[validation_rows]
+
+        n_threads = min(effective_n_threads(self.n_jobs), max(1, train_blocks.size))
+        max_row_nnz = int(np.max(np.diff(csr[0]))) if n_samples else 1
+        scratches = [
+            hogwild.make_thread_scratch(state.layout, state.dense_params.size, targets.shape[1],
+                                        1, max_row_nnz, self.batch_size)
+            for _ in range(n_threads)
+        ]
+        unit_bounds = np.zeros(0, dtype=np.int64)
+        network_arrays = (state.input_table, state.dense_params, state.dense_state)
+        train_nnz = int(np.sum(csr[0][block_bounds[train_blocks + 1]] - csr[0][block_bounds[train_blocks]]))
+        train_rows = int(np.sum(block_bounds[train_blocks + 1] - block_bounds[train_blocks]))
+
+        max_epochs = 1 if incremental else self.max_iter
+        best_loss = getattr(self, "best_loss_", np.inf) if continuing else np.inf
+        best_score = -np.inf
+        best_state = None
+        no_improvement = 0
+        converged = False
+        for epoch in range(max_epochs):
+            order = rng.permutation(train_blocks) if self.shuffle else train_blocks
+            started = time.perf_counter()
+            result = hogwild.run_epoch(
+                csr, targets, sample_weight, unit_bounds, block_bounds, order, network_arrays,
+                state.layout, config, compiled_callback, scratches, step)
+            seconds = time.perf_counter() - started
+            self._check_epoch(result, state)
+            step += result.n_steps
+            epoch_loss = result.loss_sum / max(result.weight_sum, np.finfo(np.float64).tiny)
+            loss_curve.append(epoch_loss)
+            message = (f"Epoch {len(loss_curve)}: loss {epoch_loss:.6g}, "
+                       f"{train_rows / max(seconds, 1e-9):,.0f} rows/s, "
+                       f"{1e9 * seconds / max(train_nnz, 1):.2f} ns/non-zero, {seconds:.2f} s")
+            if early_stopping:
+                outputs = hogwild.predict_outputs(
+                    validation_csr, X_validation.shape[0], state.input_table, state.dense_params,
+                    state.layout, config.activation, n_threads)
+                score = self._validation_score(outputs, validation_targets, validation_weight)
+                validation_scores.append(score)
+                message += f", validation score {score:.6g}"
+                if self.tol is not None and score < best_score + self.tol:
+                    no_improvement += 1
+                else:
+                    no_improvement = 0
+                if score > best_score:
+                    best_score = score
+                    best_state = state.copy()
+            elif self.tol is not None:
+                if epoch_loss > best_loss - self.tol:
+                    no_improvement += 1
+                else:
+                    no_improvement = 0
+            best_loss = min(best_loss, epoch_loss)
+            if self.verbose:
+                print(message, flush=True)
+            if not incremental and self.tol is not None and no_improvement >= self.n_iter_no_change:
+                converged = True
+                if self.verbose:
+                    print(f"No improvement of more than tol={self.tol} for "
+                          f"{self.n_iter_no_change} epochs; stopping.", flush=True)
+                break
+        if not incremental and not converged and self.tol is not None and max_epochs > 1:
+            warnings.warn(
+                f"{type(self).__name__} reached max_iter={self.max_iter} epochs without the "
+                f"{'validation score' if early_stopping else 'training loss'} settling "
+                f"(tol={self.tol}); consider increasing max_iter.",
+                ConvergenceWarning,
+            )
+        if early_stopping and best_state is not None:
+            state = best_state
+
+        # Publish only now: a failure above leaves the estimator as it was.
+        epochs_run = len(loss_curve) - (len(self.loss_curve_) if continuing else 0)
+        self._network = state
+        self._activation_code = ACTIVATION_CODES[self.activation]
+        self._optimizer_code = optimizer_code
+        self._fitted_optimizer = self.optimizer
+        self.t_ = step
+        self.n_iter_ = (self.n_iter_ if continuing else 0) + epochs_run
+        self.loss_curve_ = loss_curve
+        self.best_loss_ = None if early_stopping else best_loss
+        self.validation_scores_ = validation_scores if early_stopping else None
+        self.best_validation_score_ = best_score if early_stopping else None
+        return self
+
+    def _check_epoch(self, result, state):
+        callback = self.loss_callback
+        source = (f"loss_callback {getattr(callback, '__qualname__', callback)!r}"
+                  if callback is not None else f"loss {self.loss!r}")
+        if result.status == hogwild.STATUS_NONFINITE_LOSS:
+            raise ValueError(
+                f"Training stopped: the {source} returned a non-finite loss on the unit starting at "
+                f"row {result.bad_unit}. Check the targets and the callback; a smaller "
+                f"learning_rate_init or scaled inputs help if the model diverged."
+            )
+        if result.status == hogwild.STATUS_NONFINITE_GRADIENT:
+            raise ValueError(
+                f"Training stopped: the {source} wrote a non-finite gradient on the unit starting at "
+                f"row {result.bad_unit}."
+            )
+        if not state.is_finite():
+            raise ValueError(
+                "Training diverged: the parameters are no longer finite. Scale the input, "
+                "lower learning_rate_init, or use the 'adagrad' optimizer."
+            )
+
+    def _seed(self, salt):
+        """A seed derived from ``random_state`` and ``salt`` (never from global state).
+
+        An int ``random_state`` gives the same seeds on every call; ``None``
+        or a ``RandomState`` gives fresh ones.
+        """
+        base = check_random_state(self.random_state)
+        if isinstance(self.random_state, (Integral, np.integer)):
+            return [int(self.random_state), int(salt)]
+        return [int(base.randint(np.iinfo(np.int32).max)), int(salt)]
+
+    # ---- prediction ---------------------------------------------------------------
+    def _raw_outputs(self, X):
+        """Network outputs for X, shape (n_samples, n_outputs), float32."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        csr = as_engine_csr(X)
+        state = self._network
+        return hogwild.predict_outputs(
+            csr, X.shape[0], state.input_table, state.dense_params, state.layout,
+            self._activation_code, effective_n_threads(self.n_jobs))

@@ -1,0 +1,619 @@
+"""SparseMLPRegressor and SparseMLPClassifier: linear models and shallow nets on sparse X."""
+
+from numbers import Real
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ._base import BaseSparseMLP
+from ._engine import objectives
+from .losses import REGRESSION_LOSSES
+
+_SHARED_PARAMETERS = """
+    hidden_layer_sizes : tuple of int, default=()
+        Widths of the hidden layers.  ``()`` trains a linear model (the input
+        layer maps features straight to the outputs); ``(16,)`` one hidden
+        layer of 16 units.  The first hidden layer is the sparse input layer:
+        an ``(n_features, h0)`` table whose rows are updated only where a
+        training row has non-zeros.
+
+    activation : {'relu', 'tanh', 'logistic', 'identity'}, default='relu'
+        Activation of the hidden layers (unused by a linear model).
+
+    loss_callback : callable or str, default=None
+        A custom loss ``f(pred, target, weight, grad) -> loss`` over the
+        arrays of one row, compiled with Numba at ``fit`` (see
+        :mod:`skvectorflow.losses` for the contract), or the name of a
+        built-in loss in callback form (``skvectorflow.losses.BUILTIN_CALLBACKS``),
+        which keeps the model picklable without code.  It replaces the training
+        loss; ``loss`` still defines how targets are encoded and how outputs
+        are turned into predictions.
+
+    optimizer : {'adagrad', 'rowwise_adagrad', 'adam', 'sgd'}, default='adagrad'
+        Update rule.  The input layer is updated lazily (only the rows a unit
+        touches).  ``'rowwise_adagrad'`` keeps one AdaGrad accumulator per
+        input-table row instead of one per weight (as DLRM does), nearly
+        halving the input layer's memory traffic; dense layers use AdaGrad.
+
+    alpha : float, default=1e-5
+        L2 penalty.  Applied to a weight each time it is updated, so an
+        input-table row is shrunk only when its feature occurs (its effective
+        penalty grows with the feature's frequency); biases are not penalised.
+
+    l1 : float, default=0.0
+        L1 penalty, applied as a proximal step on updated weights (it sets
+        weights exactly to zero).
+
+    batch_size : int, default=1
+        Units (rows) per update.  ``1`` is per-row Hogwild SGD; larger
+        batches average the gradients of ``batch_size`` rows of one thread
+        before one update (a feature occurring in several of them is updated
+        once).
+
+    learning_rate : {'constant', 'invscaling'}, default='constant'
+        Schedule of the base step: constant, or ``learning_rate_init / t**power_t``
+        at update ``t``.
+
+    learning_rate_init : float, default=0.05
+        Base step size.
+
+    power_t : float, default=0.5
+        Exponent of the ``'invscaling'`` schedule.
+
+    max_iter : int, default=10
+        Maximum number of epochs (passes over the data).
+
+    tol : float or None, default=1e-4
+        Training stops when the loss (or the validation score, with early
+        stopping) has not improved by at least ``tol`` for ``n_iter_no_change``
+        epochs.  ``None`` runs all ``max_iter`` epochs.
+
+    shuffle : bool, default=True
+        Visit blocks of rows in a new random order every epoch.
+
+    shuffle_block_size : int, default=128
+        Rows per shuffled block.  Rows of a block are visited in storage order,
+        which keeps reads of X sequential; on the benchmark data, blocks of
+        64-256 rows trained as well as a full row shuffle at a fraction of its
+        cost.  Use 1 for a full shuffle (e.g. when X is sorted by target).
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split.  With
+        ``n_jobs=1`` an int makes training bit-for-bit reproducible; with more
+        threads, Hogwild's update interleaving varies between runs.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (in shuffle blocks) and
+        stop when the validation score stops improving; the best model seen is
+        kept.  Ignored by ``partial_fit``.
+
+    validation_fraction : float, default=0.1
+        Share of rows held out for early stopping.
+
+    n_iter_no_change : int, default=3
+        Epochs without improvement of at least ``tol`` before stopping.
+
+    warm_start : bool, default=False
+        Continue from the fitted parameters in ``fit`` instead of starting anew.
+
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of Adam's moment estimates.
+
+    epsilon : float, default=1e-8
+        Added to the denominator of AdaGrad and Adam steps.
+
+    verbose : int, default=0
+        Print one line per epoch: training loss, validation score when early
+        stopping, rows/s, ns per non-zero and seconds.
+
+    n_jobs : int, default=None
+        Hogwild threads.  ``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context; ``-1`` means all cores.  Never
+        more than ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS`` when set.
+"""
+
+_SHARED_ATTRIBUTES = """
+    coefs_ : list of ndarray
+        Weight matrix of each layer.  ``coefs_[0]`` has shape
+        ``(n_features_in_, h0)`` and is a view of the training table.
+
+    intercepts_ : list of ndarray
+        Bias vector of each layer.
+
+    n_iter_ : int
+        Epochs run.
+
+    t_ : int
+        Optimizer updates applied.
+
+    loss_curve_ : list of float
+        Mean training loss (without penalties) of each epoch.
+
+    best_loss_ : float or None
+        Lowest training loss; None with early stopping.
+
+    validation_scores_ : list of float or None
+        Validation score of each epoch with early stopping, else None.
+
+    best_validation_score_ : float or None
+        Best validation score with early stopping, else None.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    n_outputs_ : int
+        Number of network outputs.
+"""
+
+
+def _weighted_mean(values, sample_weight):
+    total = float(np.sum(sample_weight, dtype=np.float64))
+    if total <= 0.0:
+        return np.mean(values, axis=0, dtype=np.float64)
+    return np.average(values, axis=0, weights=sample_weight)
+
+
+class SparseMLPRegressor(RegressorMixin, BaseSparseMLP):
+    __doc__ = f"""Linear models and shallow neural networks for regression on sparse data.
+
+    Trained by Hogwild SGD over threads: each thread runs a compiled, GIL-free
+    loop over its share of the rows and updates the shared parameters without
+    locks; the input layer is an embedding table updated only where a row has
+    non-zeros, so an epoch costs time in proportion to the non-zeros of X.
+    Float32 CSR input with int32 indices is used without a copy.
+
+    Parameters
+    ----------
+    loss : {{'squared_error', 'huber', 'poisson'}}, default='squared_error'
+        Training loss.  ``'poisson'`` models the log of the mean (predictions
+        are ``exp`` of the network output; targets must be non-negative).
+{_SHARED_PARAMETERS}
+    huber_delta : float, default=1.0
+        Residual beyond which the Huber loss grows linearly.
+
+    Attributes
+    ----------
+{_SHARED_ATTRIBUTES}
+    See Also
+    --------
+    SparseMLPClassifier : The classifier on the same engine.
+    sklearn.neural_network.MLPRegressor : Dense-input MLP.
+    sklearn.linear_model.SGDRegressor : Linear models by SGD.
+
+    Examples
+    --------
+    >>> from skvectorflow import SparseMLPRegressor
+    >>> from skvectorflow.datasets import make_sparse_regression
+    >>> X, y = make_sparse_regression(n_samples=2000, n_features=1000, random_state=0)
+    >>> model = SparseMLPRegressor(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    >>> model.fit(X, y).predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        **BaseSparseMLP._parameter_constraints,
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        *,
+        hidden_layer_sizes=(),
+        activation="relu",
+        loss_callback=None,
+        optimizer="adagrad",
+        alpha=1e-5,
+        l1=0.0,
+        batch_size=1,
+        learning_rate="constant",
+        learning_rate_init=0.05,
+        power_t=0.5,
+        max_iter=10,
+        tol=1e-4,
+        shuffle=True,
+        shuffle_block_size=128,
+        random_state=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=3,
+        warm_start=False,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        huber_delta=1.0,
+        verbose=0,
+        n_jobs=None,
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.loss_callback = loss_callback
+        self.optimizer = optimizer
+        self.alpha = alpha
+        self.l1 = l1
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.shuffle_block_size = shuffle_block_size
+        self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.huber_delta = huber_delta
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X and y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 CSR with int32 indices is used without a copy.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows.
+
+        Returns
+        -------
+        self : SparseMLPRegressor
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch over X and y, starting from the current model if fitted.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : SparseMLPRegressor
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict targets for X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        outputs = self._raw_outputs(X).astype(np.float64)
+        if self.loss == "poisson":
+            outputs = np.exp(np.minimum(outputs, objectives.MAX_EXP_ARGUMENT))
+        return outputs.ravel() if self._y_was_1d else outputs
+
+    # ---- subclass hooks ----
+    def _encode_targets(self, y, first_call, classes=None):
+        if y is None:
+            raise ValueError("SparseMLPRegressor requires y to be passed, but the target y is None.")
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 0 or y.ndim > 2:
+            raise ValueError(f"y must be 1-d or 2-d, got an array of shape {y.shape}.")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("Input y contains NaN or infinity.")
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("loss='poisson' requires non-negative targets y; y has negative values.")
+        y_was_1d = y.ndim == 1
+        targets = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.float32)
+        if first_call:
+            self._y_was_1d = y_was_1d
+            self.n_outputs_ = targets.shape[1]
+        elif targets.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {targets.shape[1]} outputs but the model was fitted with {self.n_outputs_}."
+            )
+        return targets
+
+    def _loss_code(self):
+        return REGRESSION_LOSSES[self.loss]
+
+    def _huber_delta(self):
+        return self.huber_delta
+
+    def _initial_output_bias(self, targets, sample_weight):
+        mean = _weighted_mean(targets, sample_weight)
+        if self.loss == "poisson":
+            return np.log(np.maximum(mean, 1e-6)).astype(np.float32)
+        return np.asarray(mean, dtype=np.float32)
+
+    def _validation_score(self, outputs, targets, sample_weight):
+        if self.loss == "poisson":
+            outputs = np.exp(np.minimum(outputs.astype(np.float64), objectives.MAX_EXP_ARGUMENT))
+        return r2_score(targets, outputs, sample_weight=sample_weight)
+
+
+class SparseMLPClassifier(ClassifierMixin, BaseSparseMLP):
+    __doc__ = f"""Linear models and shallow neural networks for classification on sparse data.
+
+    Binary problems train one logit (logistic loss) and multiclass problems
+    one logit per class (softmax cross-entropy); ``loss='hinge'`` trains a
+    linear SVM (one-vs-rest for multiclass) when ``hidden_layer_sizes=()``.
+    Training is Hogwild SGD over threads with sparse updates of the input
+    layer, as in :class:`SparseMLPRegressor`.
+
+    Parameters
+    ----------
+    loss : {{'log_loss', 'hinge'}}, default='log_loss'
+        Training loss.  ``predict_proba`` needs ``'log_loss'``.
+{_SHARED_PARAMETERS}
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+{_SHARED_ATTRIBUTES}
+    See Also
+    --------
+    SparseMLPRegressor : The regressor on the same engine.
+    sklearn.linear_model.SGDClassifier : Linear classifiers by SGD.
+    sklearn.neural_network.MLPClassifier : Dense-input MLP.
+
+    Examples
+    --------
+    >>> from skvectorflow import SparseMLPClassifier
+    >>> from skvectorflow.datasets import make_sparse_classification
+    >>> X, y = make_sparse_classification(n_samples=2000, n_features=1000, random_state=0)
+    >>> clf = SparseMLPClassifier(max_iter=5, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints = {
+        **BaseSparseMLP._parameter_constraints,
+        "loss": [StrOptions({"log_loss", "hinge"})],
+    }
+
+    def __init__(
+        self,
+        loss="log_loss",
+        *,
+        hidden_layer_sizes=(),
+        activation="relu",
+        loss_callback=None,
+        optimizer="adagrad",
+        alpha=1e-5,
+        l1=0.0,
+        batch_size=1,
+        learning_rate="constant",
+        learning_rate_init=0.05,
+        power_t=0.5,
+        max_iter=10,
+        tol=1e-4,
+        shuffle=True,
+        shuffle_block_size=128,
+        random_state=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=3,
+        warm_start=False,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        verbose=0,
+        n_jobs=None,
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.loss_callback = loss_callback
+        self.optimizer = optimizer
+        self.alpha = alpha
+        self.l1 = l1
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.shuffle_block_size = shuffle_block_size
+        self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to X and y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 CSR with int32 indices is used without a copy.
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows.
+
+        Returns
+        -------
+        self : SparseMLPClassifier
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Run one epoch over X and y, starting from the current model if fitted.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the problem.  Required on the first call, when the
+            chunk may not hold them all; must not change afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : SparseMLPClassifier
+        """
+        first_call = not hasattr(self, "classes_") or not hasattr(self, "_network")
+        if first_call and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def decision_function(self, X):
+        """Raw scores (logits, or SVM margins) for X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
+        """
+        outputs = self._raw_outputs(X).astype(np.float64)
+        return outputs.ravel() if outputs.shape[1] == 1 else outputs
+
+    def predict(self, X):
+        """Predict class labels for X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(np.intp)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def _check_proba(self):
+        if self.loss != "log_loss":
+            raise AttributeError(f"predict_proba is not available when loss={self.loss!r}")
+        return True
+
+    @available_if(_check_proba)
+    def predict_proba(self, X):
+        """Class probabilities for X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            positive = expit(scores)
+            return np.column_stack([1.0 - positive, positive])
+        return softmax(scores, axis=1)
+
+    @available_if(_check_proba)
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities for X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return np.log(np.clip(self.predict_proba(X), np.finfo(np.float64).tiny, None))
+
+    # ---- subclass hooks ----
+    def _encode_targets(self, y, first_call, classes=None):
+        if y is None:
+            raise ValueError("SparseMLPClassifier requires y to be passed, but the target y is None.")
+        if type_of_target(y) in ("multilabel-indicator", "multiclass-multioutput"):
+            raise ValueError(
+                "SparseMLPClassifier supports binary and multiclass targets, not multilabel "
+                "or multi-output ones; y must be 1-d."
+            )
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if first_call:
+            encoder = LabelEncoder().fit(y if classes is None else np.asarray(classes))
+            if classes is not None:
+                unknown = np.setdiff1d(y, encoder.classes_)
+                if unknown.size:
+                    raise ValueError(f"y has labels {unknown.tolist()} that are not in classes.")
+            if encoder.classes_.size < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in the data, "
+                    f"but the data contains only one class: {encoder.classes_[0]!r}."
+                )
+            self.classes_ = encoder.classes_
+            self.n_outputs_ = 1 if self.classes_.size == 2 else self.classes_.size
+        else:
+            unknown = np.setdiff1d(y, self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y has labels {unknown.tolist()} that were not seen in the first fit; "
+                    f"classes are {self.classes_.tolist()}."
+                )
+        codes = np.searchsorted(self.classes_, y)
+        return np.ascontiguousarray(codes.reshape(-1, 1), dtype=np.float32)
+
+    def _loss_code(self):
+        if self.loss == "hinge":
+            return objectives.HINGE
+        if self.classes_.size == 2:
+            return objectives.BINARY_LOG_LOSS
+        return objectives.MULTINOMIAL_LOG_LOSS
+
+    def _initial_output_bias(self, targets, sample_weight):
+        if self.loss == "hinge":
+            return np.zeros(self.n_outputs_, dtype=np.float32)
+        codes = targets[:, 0].astype(np.intp)
+        weights = np.bincount(codes, weights=sample_weight, minlength=self.classes_.size)
+        prior = np.clip(weights / max(weights.sum(), 1e-12), 1e-6, 1.0)
+        if self.classes_.size == 2:
+            return np.array([np.log(prior[1] / prior[0])], dtype=np.float32)
+        return np.log(prior).astype(np.float32)
+
+    def _validation_score(self, outputs, targets, sample_weight):
+        if outputs.shape[1] == 1:
+            predicted = (outputs[:, 0] > 0).astype(np.intp)
+        else:
+            predicted = np.argmax(outputs, axis=1)
+        return accuracy_score(targets[:, 0].astype(np.intp), predicted, sample_weight=sample_weight)
