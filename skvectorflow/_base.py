@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._engine import hogwild, network, optimizers
+from ._engine.csr import has_duplicate_columns
 from ._engine.kernels import ACTIVATION_CODES
 from .losses import compile_loss_callback
 
@@ -57,9 +58,10 @@ def as_engine_csr(X):
 
     Float32 data and int32 indices are used as they are (no copy); only
     ``indptr`` is widened to int64 when needed (one integer per row).  Dense
-    input becomes CSR; int64 indices are narrowed to int32; a matrix with
-    duplicate entries is copied and summed, so a duplicated column counts
-    once with its summed value, as in scipy's arithmetic.
+    input becomes CSR; int64 indices are narrowed to int32.  A matrix that
+    repeats a column within a row is copied and summed, so the duplicate
+    counts once with the summed value, as in scipy's arithmetic; unsorted
+    indices are fine as they are.
 
     Returns
     -------
@@ -67,27 +69,14 @@ def as_engine_csr(X):
     """
     if not sp.issparse(X):
         X = sp.csr_matrix(X, dtype=np.float32)
-    if not X.has_canonical_format and _has_duplicates(X):
+    indptr = X.indptr.astype(np.int64, copy=False)
+    indices = X.indices.astype(np.int32, copy=False)
+    if not X.has_canonical_format and has_duplicate_columns(indptr, indices):
         X = X.copy()
         X.sum_duplicates()
-    indices = X.indices
-    if indices.dtype != np.int32:
-        indices = indices.astype(np.int32)
-    data = X.data
-    if data.dtype != np.float32:
-        data = data.astype(np.float32)
-    return (X.indptr.astype(np.int64, copy=False), indices, data)
-
-
-def _has_duplicates(X):
-    """Whether a CSR matrix repeats a column within a row (vectorised over rows)."""
-    if X.nnz < 2:
-        return False
-    row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    order = np.lexsort((X.indices, row_of))
-    same_row = row_of[order][1:] == row_of[order][:-1]
-    same_column = X.indices[order][1:] == X.indices[order][:-1]
-    return bool(np.any(same_row & same_column))
+        indptr = X.indptr.astype(np.int64, copy=False)
+        indices = X.indices.astype(np.int32, copy=False)
+    return (indptr, indices, X.data.astype(np.float32, copy=False))
 
 
 class NetworkState:

@@ -56,7 +56,7 @@ from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INT32_1D, INT64_1D
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
 from .objectives import builtin_loss
-from .optimizers import step_learning_rate, update_dense, update_input_row
+from .optimizers import step_learning_rate, update_dense, update_input_rows
 
 # The loss callback contract: f(pred, target, weight, grad) -> loss, over the
 # float32 arrays of one unit.
@@ -118,6 +118,7 @@ ThreadScratch = namedtuple(
         "slot_feature",  # (capacity,) feature of each mini-batch slot
         "slot_position",  # (capacity,) hash position of each slot
         "slot_grad",  # (capacity, h0) summed input-layer gradient of each slot
+        "slot_scale",  # (capacity,) multiplier of each slot's gradient when applied
         "hash_slots",  # (hash_capacity,) slot index or -1
     ],
 )
@@ -149,6 +150,7 @@ def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz,
         slot_feature=np.zeros(capacity, dtype=np.int32),
         slot_position=np.zeros(capacity, dtype=np.int64),
         slot_grad=np.zeros((capacity, h0), dtype=np.float32),
+        slot_scale=np.zeros(capacity, dtype=np.float32),
         hash_slots=np.full(hash_capacity, -1, dtype=np.int32),
     )
 
@@ -165,38 +167,43 @@ STATUS_NONFINITE_LOSS = 1
 STATUS_NONFINITE_GRADIENT = 2
 
 
-@numba.njit(nogil=True, cache=True)
-def _accumulate_input_gradient(scratch, n_slots, feature, scale, delta0, h0):
-    """Add ``scale * delta0`` to the mini-batch slot of ``feature``; return the slot count."""
-    mask = scratch.hash_slots.shape[0] - 1
+@numba.njit(nogil=True, cache=True, inline="always")
+def _accumulate_input_gradient(hash_slots, slot_feature, slot_position, slot_grad, n_slots,
+                               feature, scale, delta0, delta_row, h0):
+    """Add ``scale * delta0[delta_row]`` to the mini-batch slot of ``feature``; return the slot count.
+
+    ``hash_slots`` is an open-addressing table (linear probing, power-of-two
+    size) from a feature's hash position to its slot.
+    """
+    mask = hash_slots.shape[0] - 1
     position = (np.int64(feature) * 2654435761) & mask
     while True:
-        slot = scratch.hash_slots[position]
+        slot = hash_slots[position]
         if slot == -1:
             slot = n_slots
-            scratch.hash_slots[position] = slot
-            scratch.slot_feature[slot] = feature
-            scratch.slot_position[slot] = position
+            hash_slots[position] = slot
+            slot_feature[slot] = feature
+            slot_position[slot] = position
             for c in range(h0):
-                scratch.slot_grad[slot, c] = 0.0
+                slot_grad[slot, c] = 0.0
             n_slots += 1
             break
-        if scratch.slot_feature[slot] == feature:
+        if slot_feature[slot] == feature:
             break
         position = (position + 1) & mask
     for c in range(h0):
-        scratch.slot_grad[slot, c] += scale * delta0[c]
+        slot_grad[slot, c] += scale * delta0[delta_row, c]
     return n_slots
 
 
-@numba.njit(nogil=True, cache=True)
-def _apply_step(input_table, dense_params, dense_state, layout, config, scratch, n_slots, batch_count, step):
+@numba.njit(nogil=True, cache=True, inline="always")
+def _apply_step(input_table, dense_params, dense_state, layout, config, grad, hash_slots, slot_feature,
+                slot_position, slot_grad, slot_scale, n_slots, batch_count, step):
     """Apply the accumulated mean gradient of ``batch_count`` units (one optimizer step)."""
     rate = step_learning_rate(config, step)
     scale = 1.0 / batch_count
     sizes = layout.layer_sizes
     h0 = sizes[0]
-    grad = scratch.dense_grad
     update_dense(dense_params, dense_state, grad, 0, h0, scale, rate, False, config)
     for layer in range(1, sizes.shape[0]):
         w0 = layout.weight_offsets[layer]
@@ -206,10 +213,10 @@ def _apply_step(input_table, dense_params, dense_state, layout, config, scratch,
     for p in range(grad.shape[0]):
         grad[p] = 0.0
     for slot in range(n_slots):
-        update_input_row(
-            input_table, scratch.slot_feature[slot], h0, scale, scratch.slot_grad[slot], rate, config
-        )
-        scratch.hash_slots[scratch.slot_position[slot]] = -1
+        slot_scale[slot] = scale
+        hash_slots[slot_position[slot]] = -1
+        update_input_rows(input_table, slot_feature, slot_scale, slot, slot + 1, h0, slot_grad, slot,
+                          rate, config)
 
 
 def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, block_bounds, block_order,
@@ -254,15 +261,29 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
     output_offset = layout.activation_offsets[n_layers - 1]
     rows_are_units = unit_bounds.shape[0] == 0
     batch_size = config.batch_size
-    capacity = scratch.slot_feature.shape[0]
+    # Unpacked once: every access to a tuple's array field costs reference counting.
+    activations = scratch.activations
+    deltas = scratch.deltas
+    input_deltas = scratch.input_deltas
+    pred = scratch.pred
+    grad = scratch.grad
+    target = scratch.target
+    weight = scratch.weight
+    dense_grad = scratch.dense_grad
+    slot_feature = scratch.slot_feature
+    slot_position = scratch.slot_position
+    slot_grad = scratch.slot_grad
+    slot_scale = scratch.slot_scale
+    hash_slots = scratch.hash_slots
+    capacity = slot_feature.shape[0]
     loss_sum = 0.0
     weight_sum = 0.0
     step = first_step
     n_steps = 0
     batch_count = 0
     n_slots = 0
-    for p in range(scratch.dense_grad.shape[0]):
-        scratch.dense_grad[p] = 0.0
+    for p in range(dense_grad.shape[0]):
+        dense_grad[p] = 0.0
     stats[STAT_STATUS] = STATUS_OK
     for b in range(block_order.shape[0]):
         block = block_order[b]
@@ -275,8 +296,9 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                 row_stop = unit_bounds[unit + 1]
             n_rows = row_stop - row_start
             if batch_size > 1 and n_slots + (indptr[row_stop] - indptr[row_start]) > capacity:
-                _apply_step(input_table, dense_params, dense_state, layout, config, scratch,
-                            n_slots, batch_count, step)
+                _apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
+                            hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
+                            batch_count, step)
                 step += step_stride
                 n_steps += 1
                 batch_count = 0
@@ -284,23 +306,23 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
             for r in range(n_rows):
                 row = row_start + r
                 forward_row(indptr, indices, data, row, input_table, dense_params, layout,
-                            config.activation, scratch.activations[r])
+                            config.activation, activations, r)
                 for o in range(n_outputs):
-                    scratch.pred[r * n_outputs + o] = scratch.activations[r, output_offset + o]
+                    pred[r * n_outputs + o] = activations[r, output_offset + o]
                 for t in range(n_targets):
-                    scratch.target[r * n_targets + t] = targets[row, t]
-                scratch.weight[r] = sample_weight[row]
+                    target[r * n_targets + t] = targets[row, t]
+                weight[r] = sample_weight[row]
                 weight_sum += sample_weight[row]
             if config.use_callback:
                 loss = loss_callback(
-                    scratch.pred[: n_rows * n_outputs],
-                    scratch.target[: n_rows * n_targets],
-                    scratch.weight[:n_rows],
-                    scratch.grad[: n_rows * n_outputs],
+                    pred[: n_rows * n_outputs],
+                    target[: n_rows * n_targets],
+                    weight[:n_rows],
+                    grad[: n_rows * n_outputs],
                 )
             else:
-                loss = builtin_loss(config.loss, scratch.pred, scratch.target, scratch.weight,
-                                    scratch.grad, n_rows, n_outputs, n_targets, config.huber_delta)
+                loss = builtin_loss(config.loss, pred, target, weight,
+                                    grad, n_rows, n_outputs, n_targets, config.huber_delta)
             if not math.isfinite(loss):
                 stats[STAT_STATUS] = STATUS_NONFINITE_LOSS
                 stats[STAT_BAD_UNIT] = unit
@@ -308,7 +330,7 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
             loss_sum += loss
             has_gradient = False
             for o in range(n_rows * n_outputs):
-                g = scratch.grad[o]
+                g = grad[o]
                 if not math.isfinite(g):
                     stats[STAT_STATUS] = STATUS_NONFINITE_GRADIENT
                     stats[STAT_BAD_UNIT] = unit
@@ -317,34 +339,35 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                     has_gradient = True
             if has_gradient:
                 for r in range(n_rows):
-                    backward_row(scratch.activations[r], dense_params, scratch.dense_grad, layout,
-                                 config.activation, scratch.grad[r * n_outputs:(r + 1) * n_outputs],
-                                 scratch.deltas, scratch.input_deltas[r])
+                    backward_row(activations, r, dense_params, dense_grad, layout,
+                                 config.activation, grad, r * n_outputs,
+                                 deltas, input_deltas)
                 if batch_size == 1:
                     rate = step_learning_rate(config, step)
                     for r in range(n_rows):
                         row = row_start + r
-                        delta0 = scratch.input_deltas[r]
-                        for p in range(indptr[row], indptr[row + 1]):
-                            update_input_row(input_table, indices[p], h0, data[p], delta0, rate, config)
+                        update_input_rows(input_table, indices, data, indptr[row], indptr[row + 1],
+                                          h0, input_deltas, r, rate, config)
                 else:
                     for r in range(n_rows):
                         row = row_start + r
-                        delta0 = scratch.input_deltas[r]
                         for p in range(indptr[row], indptr[row + 1]):
-                            n_slots = _accumulate_input_gradient(scratch, n_slots, indices[p],
-                                                                 data[p], delta0, h0)
+                            n_slots = _accumulate_input_gradient(hash_slots, slot_feature, slot_position,
+                                                                 slot_grad, n_slots, indices[p], data[p],
+                                                                 input_deltas, r, h0)
             batch_count += 1
             if batch_count == batch_size:
-                _apply_step(input_table, dense_params, dense_state, layout, config, scratch,
-                            n_slots, batch_count, step)
+                _apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
+                            hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
+                            batch_count, step)
                 step += step_stride
                 n_steps += 1
                 batch_count = 0
                 n_slots = 0
     if batch_count > 0:
-        _apply_step(input_table, dense_params, dense_state, layout, config, scratch,
-                    n_slots, batch_count, step)
+        _apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
+                    hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
+                    batch_count, step)
         n_steps += 1
     stats[STAT_LOSS] = loss_sum
     stats[STAT_WEIGHT] = weight_sum

@@ -32,22 +32,22 @@ LOGISTIC = 3
 ACTIVATION_CODES = {"identity": IDENTITY, "relu": RELU, "tanh": TANH, "logistic": LOGISTIC}
 
 
-@numba.njit(nogil=True, cache=True)
-def activate(code, values, start, stop):
-    """Apply activation ``code`` in place to ``values[start:stop]``."""
+@numba.njit(nogil=True, cache=True, inline="always")
+def activate(code, values, slot, start, stop):
+    """Apply activation ``code`` in place to ``values[slot, start:stop]``."""
     if code == RELU:
         for i in range(start, stop):
-            if values[i] < 0.0:
-                values[i] = 0.0
+            if values[slot, i] < 0.0:
+                values[slot, i] = 0.0
     elif code == TANH:
         for i in range(start, stop):
-            values[i] = math.tanh(values[i])
+            values[slot, i] = math.tanh(values[slot, i])
     elif code == LOGISTIC:
         for i in range(start, stop):
-            values[i] = 1.0 / (1.0 + math.exp(-values[i]))
+            values[slot, i] = 1.0 / (1.0 + math.exp(-values[slot, i]))
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, inline="always")
 def activation_derivative(code, output):
     """Derivative of activation ``code`` at the point whose output is ``output``."""
     if code == RELU:
@@ -59,8 +59,8 @@ def activation_derivative(code, output):
     return 1.0
 
 
-@numba.njit(nogil=True, cache=True)
-def forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, out):
+@numba.njit(nogil=True, cache=True, inline="always")
+def forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, out, slot):
     """Outputs of every layer for one CSR row.
 
     Parameters
@@ -73,22 +73,35 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
     layout : NetworkLayout
     activation : int
         Hidden-layer activation code.
-    out : float32[::1], length sum(layer_sizes); written
-        Layer ``l``'s outputs go to ``out[activation_offsets[l]:][:h_l]``; the
-        last layer's are the network's (linear) outputs.
+    out : float32[:, ::1], shape (n_slots, sum(layer_sizes)); row ``slot`` written
+        Layer ``l``'s outputs go to ``out[slot, activation_offsets[l]:][:h_l]``;
+        the last layer's are the network's (linear) outputs.
+    slot : int
+
+    Buffers are passed whole with an index, never as per-row views: a view
+    costs an atomic reference-count update, which threads sharing a buffer's
+    owner would contend on.
     """
     sizes = layout.layer_sizes
     n_layers = sizes.shape[0]
     h0 = sizes[0]
-    for c in range(h0):
-        out[c] = dense_params[c]
-    for p in range(indptr[row], indptr[row + 1]):
-        feature = indices[p]
-        x = data[p]
+    if h0 == 1:
+        # A linear model with one output: keep the sum in a register (the
+        # general loop below re-reads it from memory on every non-zero).
+        z = dense_params[0]
+        for p in range(indptr[row], indptr[row + 1]):
+            z += data[p] * input_table[indices[p], 0]
+        out[slot, 0] = z
+    else:
         for c in range(h0):
-            out[c] += x * input_table[feature, c]
+            out[slot, c] = dense_params[c]
+        for p in range(indptr[row], indptr[row + 1]):
+            feature = indices[p]
+            x = data[p]
+            for c in range(h0):
+                out[slot, c] += x * input_table[feature, c]
     if n_layers > 1:
-        activate(activation, out, 0, h0)
+        activate(activation, out, slot, 0, h0)
     for layer in range(1, n_layers):
         n_in = sizes[layer - 1]
         n_out = sizes[layer]
@@ -97,45 +110,50 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
         b0 = layout.bias_offsets[layer]
         w0 = layout.weight_offsets[layer]
         for o in range(n_out):
-            out[a_out + o] = dense_params[b0 + o]
+            out[slot, a_out + o] = dense_params[b0 + o]
         for i in range(n_in):
-            a = out[a_in + i]
+            a = out[slot, a_in + i]
             if a != 0.0:
                 w_row = w0 + i * n_out
                 for o in range(n_out):
-                    out[a_out + o] += a * dense_params[w_row + o]
+                    out[slot, a_out + o] += a * dense_params[w_row + o]
         if layer < n_layers - 1:
-            activate(activation, out, a_out, a_out + n_out)
+            activate(activation, out, slot, a_out, a_out + n_out)
 
 
-@numba.njit(nogil=True, cache=True)
-def backward_row(activations, dense_params, dense_grad, layout, activation, output_grad, deltas, delta0):
+@numba.njit(nogil=True, cache=True, inline="always")
+def backward_row(activations, slot, dense_params, dense_grad, layout, activation, output_grad,
+                 output_start, deltas, delta0):
     """Back-propagate one row's output gradient through the dense layers.
 
     Accumulates the gradient of every dense parameter (``+=``) into
     ``dense_grad`` and writes the gradient with respect to the input layer's
-    pre-activation into ``delta0``; the input table is left to the caller.
+    pre-activation into ``delta0[slot]``; the input table is left to the
+    caller.
 
     Parameters
     ----------
-    activations : float32[::1], length sum(layer_sizes)
-        The row's layer outputs from ``forward_row``.
+    activations : float32[:, ::1], shape (n_slots, sum(layer_sizes))
+        Row ``slot`` holds the row's layer outputs from ``forward_row``.
+    slot : int
     dense_params : float32[::1]
     dense_grad : float32[::1], same length; accumulated
     layout : NetworkLayout
     activation : int
-    output_grad : float32[::1], length n_outputs
-        Gradient of the loss with respect to the network outputs.
+    output_grad : float32[::1]
+        ``output_grad[output_start:][:n_outputs]`` is the gradient of the loss
+        with respect to this row's network outputs.
+    output_start : int
     deltas : float32[:, ::1], shape (2, max(layer_sizes))
         Scratch.
-    delta0 : float32[::1], length h0; written
+    delta0 : float32[:, ::1], shape (n_slots, h0); row ``slot`` written
     """
     sizes = layout.layer_sizes
     n_layers = sizes.shape[0]
     n_outputs = sizes[n_layers - 1]
     current = 0
     for o in range(n_outputs):
-        deltas[current, o] = output_grad[o]
+        deltas[current, o] = output_grad[output_start + o]
     for layer in range(n_layers - 1, 0, -1):
         n_in = sizes[layer - 1]
         n_out = sizes[layer]
@@ -146,7 +164,7 @@ def backward_row(activations, dense_params, dense_grad, layout, activation, outp
         for o in range(n_out):
             dense_grad[b0 + o] += deltas[current, o]
         for i in range(n_in):
-            a = activations[a_in + i]
+            a = activations[slot, a_in + i]
             w_row = w0 + i * n_out
             back = 0.0
             for o in range(n_out):
@@ -157,7 +175,7 @@ def backward_row(activations, dense_params, dense_grad, layout, activation, outp
         current = nxt
     h0 = sizes[0]
     for c in range(h0):
-        delta0[c] = deltas[current, c]
+        delta0[slot, c] = deltas[current, c]
         dense_grad[c] += deltas[current, c]
 
 
@@ -183,11 +201,11 @@ def _predict_rows(indptr, indices, data, row_start, row_stop, input_table, dense
     n_layers = sizes.shape[0]
     n_outputs = sizes[n_layers - 1]
     last = layout.activation_offsets[n_layers - 1]
-    scratch = np.empty(np.sum(sizes), dtype=np.float32)
+    scratch = np.empty((1, np.sum(sizes)), dtype=np.float32)
     for row in range(row_start, row_stop):
-        forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, scratch)
+        forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, scratch, 0)
         for o in range(n_outputs):
-            out[row, o] = scratch[last + o]
+            out[row, o] = scratch[0, last + o]
 
 
 LAYOUT_TYPE = numba.typeof(readonly_layout(NetworkLayout(*(np.zeros(1, np.int64),) * 4)))

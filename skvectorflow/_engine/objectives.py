@@ -30,7 +30,7 @@ HINGE = 5
 MAX_EXP_ARGUMENT = 30.0
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, inline="always")
 def _log1p_exp(z):
     """``log(1 + exp(z))`` without overflow."""
     if z > 0.0:
@@ -38,7 +38,7 @@ def _log1p_exp(z):
     return math.log1p(math.exp(z))
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, inline="always")
 def _sigmoid(z):
     if z >= 0.0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -46,7 +46,7 @@ def _sigmoid(z):
     return e / (1.0 + e)
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, inline="always")
 def builtin_loss(code, pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta):
     """Weighted loss of one unit and its gradient with respect to ``pred``.
 

@@ -72,7 +72,7 @@ def dense_state_width(optimizer):
     return {SGD: 0, ADAGRAD: 1, ROWWISE_ADAGRAD: 1, ADAM: 2}[optimizer]
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, inline="always")
 def step_learning_rate(config, step):
     """Base learning rate at global update ``step`` (1-based).
 
@@ -91,7 +91,7 @@ def step_learning_rate(config, step):
     return rate
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, inline="always")
 def _soft_threshold(weight, threshold):
     if weight > threshold:
         return weight - threshold
@@ -100,20 +100,26 @@ def _soft_threshold(weight, threshold):
     return 0.0
 
 
-@numba.njit(nogil=True, cache=True)
-def update_input_row(input_table, feature, h0, scale, grad, rate, config):
-    """One optimizer step on row ``feature`` of the input table.
+@numba.njit(nogil=True, cache=True, inline="always")
+def update_input_rows(input_table, features, scales, start, stop, h0, grad, grad_row, rate, config):
+    """One optimizer step on each input-table row ``features[p]``, ``start <= p < stop``.
+
+    Row ``features[p]`` gets the gradient ``scales[p] * grad[grad_row, :h0]``:
+    for a CSR row, ``features`` are its column indices, ``scales`` its values
+    and ``grad[grad_row]`` the gradient at the input layer's output, so this
+    is the sparse backward pass of the input layer and its update in one.
+    The optimizer is chosen once, outside the loop over non-zeros.
 
     Parameters
     ----------
     input_table : float32[:, ::1], shape (n_features, h0 + state), changed in place
-    feature : int
-        Table row to update.
+    features : int32[::1]
+    scales : float32[::1]
+    start, stop : int
     h0 : int
-        Number of weights in the row.
-    scale : float
-        The row's gradient is ``scale * grad[:h0]``.
-    grad : float32[::1]
+        Number of weights in a row.
+    grad : float32[:, ::1]
+    grad_row : int
     rate : float
         Base learning rate from ``step_learning_rate``.
     config : TrainConfig
@@ -123,55 +129,67 @@ def update_input_row(input_table, feature, h0, scale, grad, rate, config):
     eps = config.epsilon
     optimizer = config.optimizer
     if optimizer == SGD:
-        for c in range(h0):
-            w = input_table[feature, c]
-            w -= rate * (scale * grad[c] + alpha * w)
-            if l1 > 0.0:
-                w = _soft_threshold(w, rate * l1)
-            input_table[feature, c] = w
+        for p in range(start, stop):
+            feature = features[p]
+            scale = scales[p]
+            for c in range(h0):
+                w = input_table[feature, c]
+                w -= rate * (scale * grad[grad_row, c] + alpha * w)
+                if l1 > 0.0:
+                    w = _soft_threshold(w, rate * l1)
+                input_table[feature, c] = w
     elif optimizer == ADAGRAD:
-        for c in range(h0):
-            w = input_table[feature, c]
-            g = scale * grad[c] + alpha * w
-            acc = input_table[feature, h0 + c] + g * g
-            input_table[feature, h0 + c] = acc
-            step = rate / (math.sqrt(acc) + eps)
-            w -= step * g
-            if l1 > 0.0:
-                w = _soft_threshold(w, step * l1)
-            input_table[feature, c] = w
+        for p in range(start, stop):
+            feature = features[p]
+            scale = scales[p]
+            for c in range(h0):
+                w = input_table[feature, c]
+                g = scale * grad[grad_row, c] + alpha * w
+                acc = input_table[feature, h0 + c] + g * g
+                input_table[feature, h0 + c] = acc
+                step = rate / (math.sqrt(acc) + eps)
+                w -= step * g
+                if l1 > 0.0:
+                    w = _soft_threshold(w, step * l1)
+                input_table[feature, c] = w
     elif optimizer == ROWWISE_ADAGRAD:
-        mean_sq = 0.0
-        for c in range(h0):
-            g = scale * grad[c] + alpha * input_table[feature, c]
-            mean_sq += g * g
-        acc = input_table[feature, h0] + mean_sq / h0
-        input_table[feature, h0] = acc
-        step = rate / (math.sqrt(acc) + eps)
-        for c in range(h0):
-            w = input_table[feature, c]
-            w -= step * (scale * grad[c] + alpha * w)
-            if l1 > 0.0:
-                w = _soft_threshold(w, step * l1)
-            input_table[feature, c] = w
+        for p in range(start, stop):
+            feature = features[p]
+            scale = scales[p]
+            mean_sq = 0.0
+            for c in range(h0):
+                g = scale * grad[grad_row, c] + alpha * input_table[feature, c]
+                mean_sq += g * g
+            acc = input_table[feature, h0] + mean_sq / h0
+            input_table[feature, h0] = acc
+            step = rate / (math.sqrt(acc) + eps)
+            for c in range(h0):
+                w = input_table[feature, c]
+                w -= step * (scale * grad[grad_row, c] + alpha * w)
+                if l1 > 0.0:
+                    w = _soft_threshold(w, step * l1)
+                input_table[feature, c] = w
     else:  # ADAM
         beta_1 = config.beta_1
         beta_2 = config.beta_2
-        for c in range(h0):
-            w = input_table[feature, c]
-            g = scale * grad[c] + alpha * w
-            m = beta_1 * input_table[feature, h0 + c] + (1.0 - beta_1) * g
-            v = beta_2 * input_table[feature, 2 * h0 + c] + (1.0 - beta_2) * g * g
-            input_table[feature, h0 + c] = m
-            input_table[feature, 2 * h0 + c] = v
-            step = rate / (math.sqrt(v) + eps)
-            w -= step * m
-            if l1 > 0.0:
-                w = _soft_threshold(w, step * l1)
-            input_table[feature, c] = w
+        for p in range(start, stop):
+            feature = features[p]
+            scale = scales[p]
+            for c in range(h0):
+                w = input_table[feature, c]
+                g = scale * grad[grad_row, c] + alpha * w
+                m = beta_1 * input_table[feature, h0 + c] + (1.0 - beta_1) * g
+                v = beta_2 * input_table[feature, 2 * h0 + c] + (1.0 - beta_2) * g * g
+                input_table[feature, h0 + c] = m
+                input_table[feature, 2 * h0 + c] = v
+                step = rate / (math.sqrt(v) + eps)
+                w -= step * m
+                if l1 > 0.0:
+                    w = _soft_threshold(w, step * l1)
+                input_table[feature, c] = w
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, inline="always")
 def update_dense(params, state, grad, start, stop, scale, rate, penalised, config):
     """One optimizer step on ``params[start:stop]``.
 
