@@ -45,6 +45,7 @@ estimators' ``loss`` parameter).  Each also exists in callback form in
 the callback path (useful to check a callback of your own against it).
 """
 
+import re
 import weakref
 
 import numba
@@ -67,6 +68,7 @@ REGRESSION_LOSSES = {
 CALLBACK_HUBER_DELTA = 1.0
 
 
+@numba.njit(nogil=True, cache=True)
 def _builtin_as_callback(code, pred, target, weight, grad):
     n_rows = weight.shape[0]
     n_outputs = pred.shape[0] // n_rows
@@ -125,6 +127,17 @@ def _callback_name(function):
     return getattr(function, "__qualname__", None) or repr(function)
 
 
+def _numba_reason(exc):
+    """The informative lines of a Numba compilation error (not its generic header)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # Numba colours its messages
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    useful = [
+        line for line in lines
+        if not line.startswith(("Failed in nopython mode pipeline", "During:", "File ", "^", "<source"))
+    ]
+    return " ".join(useful[:3]) or type(exc).__name__
+
+
 def compile_loss_callback(loss_callback):
     """Compile a ``loss_callback`` for the engine.
 
@@ -175,7 +188,7 @@ def compile_loss_callback(loss_callback):
             f"loss_callback {_callback_name(loss_callback)!r} could not be compiled by Numba "
             f"for the signature f(pred: float32[::1], target: float32[::1], "
             f"weight: float32[::1], grad: float32[::1]) -> float32. Numba said: "
-            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+            f"{_numba_reason(exc)}"
         ) from exc
     try:
         _compiled_callbacks[loss_callback] = dispatcher

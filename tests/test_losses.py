@@ -1,0 +1,88 @@
+"""The loss_callback contract: compilation, errors, and the callback forms of built-ins."""
+
+import math
+
+import numba
+import numpy as np
+import pytest
+
+from skvectorflow import losses
+from skvectorflow._engine import objectives
+
+
+def absolute_error(pred, target, weight, grad):
+    loss = 0.0
+    for i in range(pred.shape[0]):
+        residual = pred[i] - target[i]
+        grad[i] = weight[0] * (1.0 if residual > 0 else -1.0)
+        loss += weight[0] * abs(residual)
+    return np.float32(loss)
+
+
+def uses_a_python_object(pred, target, weight, grad):
+    table = {"a": object()}
+    grad[0] = len(table)
+    return np.float32(0.0)
+
+
+def test_plain_python_function_is_compiled_and_memoised():
+    first = losses.compile_loss_callback(absolute_error)
+    assert losses.compile_loss_callback(absolute_error) is first
+    grad = np.zeros(2, np.float32)
+    loss = first(np.array([1.0, -1.0], np.float32), np.zeros(2, np.float32),
+                 np.array([2.0], np.float32), grad)
+    assert loss == pytest.approx(4.0)
+    np.testing.assert_array_equal(grad, [2.0, -2.0])
+
+
+def test_njit_function_is_accepted():
+    jitted = numba.njit(absolute_error)
+    compiled = losses.compile_loss_callback(jitted)
+    assert compiled is jitted
+
+
+def test_uncompilable_function_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="uses_a_python_object.*could not be compiled"):
+        losses.compile_loss_callback(uses_a_python_object)
+
+
+def test_wrong_arity_is_a_type_error_naming_it():
+    def two_arguments(pred, grad):
+        return np.float32(0.0)
+
+    with pytest.raises(TypeError, match="two_arguments"):
+        losses.compile_loss_callback(two_arguments)
+
+
+def test_not_callable_and_unknown_names_are_rejected():
+    with pytest.raises(TypeError, match="loss_callback must be a function"):
+        losses.compile_loss_callback(3.5)
+    with pytest.raises(ValueError, match="names no built-in loss.*squared_error"):
+        losses.compile_loss_callback("no_such_loss")
+
+
+@pytest.mark.parametrize("name", sorted(losses.BUILTIN_CALLBACKS))
+def test_callback_forms_equal_the_builtins(name):
+    rng = np.random.default_rng(2)
+    code = {
+        "squared_error": objectives.SQUARED_ERROR, "huber": objectives.HUBER,
+        "poisson": objectives.POISSON, "binary_log_loss": objectives.BINARY_LOG_LOSS,
+        "multinomial_log_loss": objectives.MULTINOMIAL_LOG_LOSS, "hinge": objectives.HINGE,
+    }[name]
+    n_rows, n_outputs = 3, (1 if name == "binary_log_loss" else 4)
+    per_row_targets = name in ("binary_log_loss", "multinomial_log_loss", "hinge")
+    n_targets = 1 if per_row_targets else n_outputs
+    pred = rng.normal(size=n_rows * n_outputs).astype(np.float32)
+    if per_row_targets:
+        target = rng.integers(0, max(n_outputs, 2), size=n_rows).astype(np.float32)
+    else:
+        target = rng.uniform(0, 3, size=n_rows * n_targets).astype(np.float32)
+    weight = rng.uniform(0.5, 2, size=n_rows).astype(np.float32)
+    grad_builtin = np.zeros_like(pred)
+    grad_callback = np.zeros_like(pred)
+    expected = objectives.builtin_loss(code, pred, target, weight, grad_builtin, n_rows,
+                                       n_outputs, n_targets, np.float32(losses.CALLBACK_HUBER_DELTA))
+    got = losses.compile_loss_callback(name)(pred, target, weight, grad_callback)
+    assert got == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_array_equal(grad_callback, grad_builtin)
+    assert math.isfinite(got)
