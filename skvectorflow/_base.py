@@ -22,7 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._engine import hogwild, network, optimizers
+from ._engine import hogwild, network, objectives, optimizers
 from ._engine.csr import has_duplicate_columns
 from ._engine.kernels import ACTIVATION_CODES
 from .losses import compile_loss_callback
@@ -154,10 +154,6 @@ class BaseSparseMLP(BaseEstimator):
         """Engine code of the built-in loss, for the fitted targets."""
         raise NotImplementedError
 
-    def _initial_output_bias(self, targets, sample_weight):
-        """Output bias of the best constant model (float32 array of n_outputs)."""
-        raise NotImplementedError
-
     def _validation_score(self, outputs, targets, sample_weight):
         """Score (higher is better) of raw network outputs on held-out targets."""
         raise NotImplementedError
@@ -261,9 +257,15 @@ class BaseSparseMLP(BaseEstimator):
             state = NetworkState(layout, *network.init_network(
                 layout, X.shape[1], optimizers.input_state_width(optimizer_code, layer_sizes[0]),
                 optimizers.dense_state_width(optimizer_code), fan_in, init_rng))
+            # Start from the best constant model of the loss being trained
+            # (built-in or callback): the prior log-odds, the mean, the
+            # null-model hazard...
             output_bias_start = int(layout.bias_offsets[-1]) if len(layer_sizes) > 1 else 0
             state.dense_params[output_bias_start:output_bias_start + layer_sizes[-1]] = (
-                self._initial_output_bias(targets, sample_weight))
+                objectives.fit_constant_outputs(
+                    self._loss_code(), compiled_callback is not None,
+                    compiled_callback or objectives.no_loss_callback.dispatcher,
+                    targets, sample_weight, layer_sizes[-1], np.float32(self._huber_delta())))
             step = 0
             loss_curve, validation_scores = [], []
 

@@ -52,7 +52,7 @@ import numba
 import numpy as np
 
 from ._engine import objectives
-from ._engine.hogwild import LOSS_SIGNATURE
+from ._engine.objectives import LOSS_SIGNATURE
 
 __all__ = ["LOSS_SIGNATURE", "BUILTIN_CALLBACKS", "compile_loss_callback"]
 

@@ -153,13 +153,6 @@ _SHARED_ATTRIBUTES = """
 """
 
 
-def _weighted_mean(values, sample_weight):
-    total = float(np.sum(sample_weight, dtype=np.float64))
-    if total <= 0.0:
-        return np.mean(values, axis=0, dtype=np.float64)
-    return np.average(values, axis=0, weights=sample_weight)
-
-
 class SparseMLPRegressor(RegressorMixin, BaseSparseMLP):
     __doc__ = f"""Linear models and shallow neural networks for regression on sparse data.
 
@@ -343,12 +336,6 @@ class SparseMLPRegressor(RegressorMixin, BaseSparseMLP):
 
     def _huber_delta(self):
         return self.huber_delta
-
-    def _initial_output_bias(self, targets, sample_weight):
-        mean = _weighted_mean(targets, sample_weight)
-        if self.loss == "poisson":
-            return np.log(np.maximum(mean, 1e-6)).astype(np.float32)
-        return np.asarray(mean, dtype=np.float32)
 
     def _validation_score(self, outputs, targets, sample_weight):
         if self.loss == "poisson":
@@ -600,16 +587,6 @@ class SparseMLPClassifier(ClassifierMixin, BaseSparseMLP):
         if self.classes_.size == 2:
             return objectives.BINARY_LOG_LOSS
         return objectives.MULTINOMIAL_LOG_LOSS
-
-    def _initial_output_bias(self, targets, sample_weight):
-        if self.loss == "hinge":
-            return np.zeros(self.n_outputs_, dtype=np.float32)
-        codes = targets[:, 0].astype(np.intp)
-        weights = np.bincount(codes, weights=sample_weight, minlength=self.classes_.size)
-        prior = np.clip(weights / max(weights.sum(), 1e-12), 1e-6, 1.0)
-        if self.classes_.size == 2:
-            return np.array([np.log(prior[1] / prior[0])], dtype=np.float32)
-        return np.log(prior).astype(np.float32)
 
     def _validation_score(self, outputs, targets, sample_weight):
         if outputs.shape[1] == 1:

@@ -55,13 +55,8 @@ from .kernels import LAYOUT_TYPE, backward_row, forward_row, predict_rows
 from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INT32_1D, INT64_1D
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
-from .objectives import builtin_loss
+from .objectives import LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
 from .optimizers import step_learning_rate, update_dense, update_input_rows
-
-# The loss callback contract: f(pred, target, weight, grad) -> loss, over the
-# float32 arrays of one unit.
-LOSS_SIGNATURE = types.float32(FLOAT_1D, FLOAT_1D, FLOAT_1D, FLOAT_1D)
-LOSS_FUNCTION_TYPE = types.FunctionType(LOSS_SIGNATURE)
 
 TrainConfig = namedtuple(
     "TrainConfig",
@@ -313,16 +308,8 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                     target[r * n_targets + t] = targets[row, t]
                 weight[r] = sample_weight[row]
                 weight_sum += sample_weight[row]
-            if config.use_callback:
-                loss = loss_callback(
-                    pred[: n_rows * n_outputs],
-                    target[: n_rows * n_targets],
-                    weight[:n_rows],
-                    grad[: n_rows * n_outputs],
-                )
-            else:
-                loss = builtin_loss(config.loss, pred, target, weight,
-                                    grad, n_rows, n_outputs, n_targets, config.huber_delta)
+            loss = unit_loss(config.loss, config.use_callback, loss_callback, pred, target, weight,
+                             grad, n_rows, n_outputs, n_targets, config.huber_delta)
             if not math.isfinite(loss):
                 stats[STAT_STATUS] = STATUS_NONFINITE_LOSS
                 stats[STAT_BAD_UNIT] = unit
@@ -390,12 +377,6 @@ def _train_blocks_signature():
 train_blocks = KernelOnFirstUse(_train_blocks, _train_blocks_signature)
 
 
-@numba.njit(LOSS_SIGNATURE, nogil=True, cache=True)
-def no_loss_callback(pred, target, weight, grad):
-    """Placeholder passed as the callback when a built-in loss is used (never called)."""
-    return np.float32(0.0)
-
-
 EpochResult = namedtuple("EpochResult", ["loss_sum", "weight_sum", "n_steps", "status", "bad_unit"])
 
 
@@ -429,7 +410,7 @@ def run_epoch(csr, targets, sample_weight, unit_bounds, block_bounds, block_orde
     n_threads = len(scratches)
     shares = np.array_split(np.ascontiguousarray(block_order, dtype=np.int64), n_threads)
     stats = np.zeros((n_threads, N_STATS), dtype=np.float64)
-    callback = no_loss_callback if loss_callback is None else loss_callback
+    callback = no_loss_callback.dispatcher if loss_callback is None else loss_callback
     indptr, indices, data = csr
     input_table, dense_params, dense_state = network
     layout = readonly_layout(layout)

@@ -12,11 +12,24 @@ one in callback form as well.
 Targets are encoded by the estimator: regression targets as values; binary
 classification as 0/1; multiclass as the class index (a float holding an
 integer), one target per row.
+
+``LOSS_SIGNATURE`` is the contract's compiled type.  Kernels receive a user
+callback as an argument of ``LOSS_FUNCTION_TYPE``: one declared first-class
+function type, so a kernel compiles once, whatever callback it is given, and
+Numba's cache serves it to every process.
 """
 
 import math
 
 import numba
+import numpy as np
+from numba import types
+
+from .compilation import KernelOnFirstUse
+from .network import FLOAT_1D, READONLY_FLOAT_1D, READONLY_FLOAT_2D
+
+LOSS_SIGNATURE = types.float32(FLOAT_1D, FLOAT_1D, FLOAT_1D, FLOAT_1D)
+LOSS_FUNCTION_TYPE = types.FunctionType(LOSS_SIGNATURE)
 
 SQUARED_ERROR = 0
 HUBER = 1
@@ -135,3 +148,134 @@ def builtin_loss(code, pred, target, weight, grad, n_rows, n_outputs, n_targets,
                 else:
                     grad[base + o] = 0.0
     return total
+
+
+def _no_loss_callback(pred, target, weight, grad):
+    """Placeholder passed as the callback when a built-in loss is used (never called)."""
+    return np.float32(0.0)
+
+
+no_loss_callback = KernelOnFirstUse(_no_loss_callback, lambda: LOSS_SIGNATURE)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def unit_loss(code, use_callback, callback, pred, target, weight, grad, n_rows, n_outputs,
+              n_targets, huber_delta):
+    """Loss of one unit by the built-in ``code``, or by ``callback`` if ``use_callback``.
+
+    The callback sees exact-length slices of the buffers, per the contract.
+    """
+    if use_callback:
+        return float(callback(pred[: n_rows * n_outputs], target[: n_rows * n_targets],
+                              weight[:n_rows], grad[: n_rows * n_outputs]))
+    return builtin_loss(code, pred, target, weight, grad, n_rows, n_outputs, n_targets,
+                        huber_delta)
+
+
+# Rows sampled to fit the constant model, and its Newton iterations.
+CONSTANT_MODEL_MAX_ROWS = 20000
+CONSTANT_MODEL_ITERATIONS = 40
+# Largest change of the constant outputs in one iteration (a trust region:
+# the curvature of exp-type losses far from their optimum understates the step).
+CONSTANT_MODEL_MAX_STEP = 4.0
+
+
+@numba.njit(nogil=True, cache=True)
+def _mean_gradient(code, use_callback, callback, targets, sample_weight, rows_step, constant,
+                   pred, grad, target, weight, huber_delta, mean_grad):
+    """Weighted mean gradient of the loss at the constant outputs; False if not finite."""
+    n_outputs = pred.shape[0]
+    n_targets = targets.shape[1]
+    for o in range(n_outputs):
+        mean_grad[o] = 0.0
+    total_weight = 0.0
+    for row in range(0, targets.shape[0], rows_step):
+        for o in range(n_outputs):
+            pred[o] = constant[o]
+        for t in range(n_targets):
+            target[t] = targets[row, t]
+        weight[0] = sample_weight[row]
+        loss = unit_loss(code, use_callback, callback, pred, target, weight, grad, 1, n_outputs,
+                         n_targets, huber_delta)
+        if not math.isfinite(loss):
+            return False
+        for o in range(n_outputs):
+            if not math.isfinite(grad[o]):
+                return False
+            mean_grad[o] += grad[o]
+        total_weight += sample_weight[row]
+    if total_weight <= 0.0:
+        return False
+    for o in range(n_outputs):
+        mean_grad[o] /= total_weight
+    return True
+
+
+def _fit_constant_outputs(code, use_callback, callback, targets, sample_weight, n_outputs,
+                          huber_delta):
+    """Constant outputs minimising the weighted mean loss: the null model.
+
+    Newton's method along the gradient direction, with the curvature measured
+    by a finite difference of the loss's own gradient, so it serves built-in
+    losses and user callbacks alike (for squared error it is the weighted
+    mean in one step; for the exponential survival likelihood it reaches
+    ``log(sum(w d) / sum(w t))``).  Uses at most ``CONSTANT_MODEL_MAX_ROWS``
+    evenly spaced rows; returns zeros for a loss with no curvature (hinge)
+    and stops at the last finite point if the loss overflows.
+
+    Parameters
+    ----------
+    code, use_callback, callback
+        The loss, as for ``unit_loss``.
+    targets : float32[:, ::1], shape (n_rows, n_targets)
+    sample_weight : float32[::1]
+    n_outputs : int
+    huber_delta : float
+
+    Returns
+    -------
+    constant : float32[::1], shape (n_outputs,)
+    """
+    n_targets = targets.shape[1]
+    rows_step = max(1, targets.shape[0] // CONSTANT_MODEL_MAX_ROWS)
+    constant = np.zeros(n_outputs, dtype=np.float64)
+    trial = np.zeros(n_outputs, dtype=np.float64)
+    pred = np.zeros(n_outputs, dtype=np.float32)
+    grad = np.zeros(n_outputs, dtype=np.float32)
+    target = np.zeros(n_targets, dtype=np.float32)
+    weight = np.zeros(1, dtype=np.float32)
+    gradient = np.zeros(n_outputs, dtype=np.float64)
+    shifted = np.zeros(n_outputs, dtype=np.float64)
+    for _ in range(CONSTANT_MODEL_ITERATIONS):
+        if not _mean_gradient(code, use_callback, callback, targets, sample_weight, rows_step,
+                              constant, pred, grad, target, weight, huber_delta, gradient):
+            break
+        norm = math.sqrt(np.sum(gradient * gradient))
+        if norm < 1e-7:
+            break
+        epsilon = 1e-3 * max(1.0, math.sqrt(np.sum(constant * constant)))
+        for o in range(n_outputs):
+            trial[o] = constant[o] - epsilon * gradient[o] / norm
+        if not _mean_gradient(code, use_callback, callback, targets, sample_weight, rows_step,
+                              trial, pred, grad, target, weight, huber_delta, shifted):
+            break
+        # Curvature along the descent direction u = -gradient / norm.
+        curvature = 0.0
+        for o in range(n_outputs):
+            curvature += (shifted[o] - gradient[o]) * (-gradient[o] / norm)
+        curvature /= epsilon
+        if curvature <= 1e-12:
+            break
+        step = min(norm / curvature, CONSTANT_MODEL_MAX_STEP)
+        for o in range(n_outputs):
+            constant[o] -= step * gradient[o] / norm
+        if step < 1e-7:
+            break
+    return constant.astype(np.float32)
+
+
+fit_constant_outputs = KernelOnFirstUse(
+    _fit_constant_outputs,
+    lambda: FLOAT_1D(types.int64, types.boolean, LOSS_FUNCTION_TYPE, READONLY_FLOAT_2D,
+                     READONLY_FLOAT_1D, types.int64, types.float32),
+)
