@@ -332,7 +332,7 @@ class BaseSparseMLP(BaseEstimator):
         best_state = None
         no_improvement = 0
         converged = False
-        for epoch in range(max_epochs):
+        for _ in range(max_epochs):
             order = rng.permutation(train_blocks) if self.shuffle else train_blocks
             started = time.perf_counter()
             result = hogwild.run_epoch(
@@ -380,6 +380,7 @@ class BaseSparseMLP(BaseEstimator):
                 f"{'validation score' if early_stopping else 'training loss'} settling "
                 f"(tol={self.tol}); consider increasing max_iter.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
         if early_stopping and best_state is not None:
             state = best_state

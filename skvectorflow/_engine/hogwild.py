@@ -52,7 +52,7 @@ from numba import types
 
 from .compilation import KernelOnFirstUse
 from .kernels import LAYOUT_TYPE, backward_row, forward_row, predict_rows
-from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INT32_1D, INT64_1D
+from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
 from .objectives import LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
