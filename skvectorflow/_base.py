@@ -109,7 +109,7 @@ class NetworkState:
 
 
 _COMMON_PARAMETER_CONSTRAINTS = {
-    "hidden_layer_sizes": ["array-like"],
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
     "activation": [StrOptions({"relu", "tanh", "identity", "logistic"})],
     "loss_callback": [None, callable, str],
     "optimizer": [StrOptions(set(optimizers.OPTIMIZER_CODES))],
@@ -214,6 +214,18 @@ class BaseSparseMLP(BaseEstimator):
         return X
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
+        # Validation sets fitted attributes (n_features_in_, classes_...) as
+        # it goes; on any failure the estimator gets its previous state back,
+        # so a fitted model is never left half-updated.
+        previous_state = dict(self.__dict__)
+        try:
+            return self._fit_or_raise(X, y, sample_weight, incremental, classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(previous_state)
+            raise
+
+    def _fit_or_raise(self, X, y, sample_weight, incremental, classes):
         continuing = hasattr(self, "_network") and (incremental or self.warm_start)
         hidden_sizes = self._more_validate_params()
         compiled_callback = (
@@ -327,7 +339,9 @@ class BaseSparseMLP(BaseEstimator):
         train_rows = int(np.sum(block_bounds[train_blocks + 1] - block_bounds[train_blocks]))
 
         max_epochs = 1 if incremental else self.max_iter
-        best_loss = getattr(self, "best_loss_", np.inf) if continuing else np.inf
+        best_loss = np.inf
+        if continuing and getattr(self, "best_loss_", None) is not None:
+            best_loss = self.best_loss_
         best_score = -np.inf
         best_state = None
         no_improvement = 0
@@ -385,7 +399,7 @@ class BaseSparseMLP(BaseEstimator):
         if early_stopping and best_state is not None:
             state = best_state
 
-        # Publish only now: a failure above leaves the estimator as it was.
+        # Publish the trained state only now that training has succeeded.
         epochs_run = len(loss_curve) - (len(self.loss_curve_) if continuing else 0)
         self._network = state
         self._activation_code = ACTIVATION_CODES[self.activation]

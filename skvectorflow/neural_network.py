@@ -318,6 +318,10 @@ class SparseMLPRegressor(RegressorMixin, BaseSparseMLP):
             raise ValueError(f"y must be 1-d or 2-d, got an array of shape {y.shape}.")
         if not np.all(np.isfinite(y)):
             raise ValueError("Input y contains NaN or infinity.")
+        if np.any(np.abs(y) > np.finfo(np.float32).max):
+            raise ValueError(
+                "Input y has values too large for float32 (the engine's precision); rescale y."
+            )
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("loss='poisson' requires non-negative targets y; y has negative values.")
         y_was_1d = y.ndim == 1
