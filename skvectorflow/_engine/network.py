@@ -143,8 +143,14 @@ def init_network(layout, n_features, input_state_width, dense_state_width, fan_i
     h0 = int(sizes[0])
     input_table = np.zeros((n_features, h0 + input_state_width), dtype=np.float32)
     if sizes.size > 1:
-        bound = np.sqrt(6.0 / (max(fan_in, 1.0) + h0))
-        input_table[:, :h0] = rng.uniform(-bound, bound, size=(n_features, h0))
+        bound = np.float32(np.sqrt(6.0 / (max(fan_in, 1.0) + h0)))
+        # Drawn in float32, in chunks of rows: a float64 draw of the whole
+        # table would take twice the table's memory again and 10x the time.
+        rows_per_chunk = max(1, (1 << 22) // h0)
+        for start in range(0, n_features, rows_per_chunk):
+            stop = min(start + rows_per_chunk, n_features)
+            chunk = rng.random((stop - start, h0), dtype=np.float32)
+            input_table[start:stop, :h0] = (2.0 * chunk - 1.0) * bound
     n_dense = n_dense_params(layout)
     dense_params = np.zeros(n_dense, dtype=np.float32)
     for layer in range(1, sizes.size):
