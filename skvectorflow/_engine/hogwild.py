@@ -290,7 +290,12 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                 row_start = unit_bounds[unit]
                 row_stop = unit_bounds[unit + 1]
             n_rows = row_stop - row_start
-            if batch_size > 1 and n_slots + (indptr[row_stop] - indptr[row_start]) > capacity:
+            # Apply the pending batch before this unit's forward pass: when it
+            # is full, or early when this unit's features could overflow the
+            # mini-batch table.
+            if batch_count == batch_size or (
+                batch_count > 0 and n_slots + (indptr[row_stop] - indptr[row_start]) > capacity
+            ):
                 _apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
                             hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
                             batch_count, step)
@@ -343,14 +348,6 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                                                                  slot_grad, n_slots, indices[p], data[p],
                                                                  input_deltas, r, h0)
             batch_count += 1
-            if batch_count == batch_size:
-                _apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
-                            hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
-                            batch_count, step)
-                step += step_stride
-                n_steps += 1
-                batch_count = 0
-                n_slots = 0
     if batch_count > 0:
         _apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
                     hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
