@@ -79,6 +79,11 @@ def as_engine_csr(X):
     return (indptr, indices, X.data.astype(np.float32, copy=False))
 
 
+def _is_engine_ready_csr(X):
+    """Whether X is a 2-d float32 CSR matrix or array (validated without conversion)."""
+    return sp.issparse(X) and X.format == "csr" and X.dtype == np.float32 and X.ndim == 2
+
+
 class NetworkState:
     """The trainable arrays of a fitted network and their layout.
 
@@ -206,12 +211,34 @@ class BaseSparseMLP(BaseEstimator):
 
     # ---- training -----------------------------------------------------------------
     def _validate_X(self, X, reset):
+        if not reset and _is_engine_ready_csr(X) and not hasattr(self, "feature_names_in_"):
+            # Serving path: X already is what the engine reads.  scikit-learn's
+            # validation costs ~100 us here (it probes X for dataframes), 100x
+            # the prediction of one row; these are the checks it would make.
+            self._check_ready_csr(X)
+            return X
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, reset=reset)
         if X.shape[1] > MAX_N_FEATURES:
             raise ValueError(
                 f"X has {X.shape[1]} features; at most {MAX_N_FEATURES} are supported (int32 column indices)."
             )
         return X
+
+    def _check_ready_csr(self, X):
+        """scikit-learn's predict-time checks, worded as it words them, for float32 CSR."""
+        if X.shape[0] < 1:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is "
+                f"required by {type(self).__name__}."
+            )
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        if not np.isfinite(X.data).all():
+            kind = "NaN" if np.isnan(X.data).any() else "infinity or a value too large for dtype('float32')"
+            raise ValueError(f"Input X contains {kind}.")
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         # Validation sets fitted attributes (n_features_in_, classes_...) as

@@ -1299,3 +1299,25 @@ def test_targets_that_overflow_float32_are_rejected_up_front():
     y = np.full(50, 1e39)
     with pytest.raises(ValueError, match="too large for float32"):
         SparseMLPRegressor(max_iter=1).fit(X, y)
+
+
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csr_array])
+def test_float32_csr_predict_path_checks_like_sklearn(container):
+    """Float32 CSR skips scikit-learn's (slow) validation at predict, not its checks."""
+    X = sp.random(200, 30, density=0.2, format="csr", dtype=np.float32, random_state=0)
+    y = np.random.default_rng(0).integers(0, 2, 200)
+    model = SparseMLPClassifier(max_iter=2, random_state=0).fit(X, y)
+    fast = container(X)
+    np.testing.assert_array_equal(model.predict_proba(fast),
+                                  model.predict_proba(X.astype(np.float64)))
+    bad = fast.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        model.predict(bad)
+    bad.data[0] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        model.predict(bad)
+    with pytest.raises(ValueError, match="X has 29 features, but SparseMLPClassifier is expecting 30"):
+        model.predict(container(X[:, :29]))
+    with pytest.raises(ValueError, match="0 sample"):
+        model.predict(container(X[:0]))

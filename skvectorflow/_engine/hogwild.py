@@ -472,7 +472,7 @@ def predict_outputs(csr, n_rows, input_table, dense_params, layout, activation, 
     n_outputs = int(layout.layer_sizes[-1])
     out = np.empty((n_rows, n_outputs), dtype=np.float32)
     n_threads = max(1, min(n_threads, n_rows // MIN_ROWS_PER_PREDICT_THREAD))
-    bounds = np.linspace(0, n_rows, n_threads + 1).astype(np.int64)
+    bounds = [0, n_rows] if n_threads == 1 else np.linspace(0, n_rows, n_threads + 1).astype(np.int64)
     layout = readonly_layout(layout)
     kernel = predict_rows.dispatcher
 

@@ -88,7 +88,7 @@ def make_layout(layer_sizes):
         bias_offsets[layer] = offset
         offset += sizes[layer]
     activation_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    return NetworkLayout(sizes, weight_offsets, bias_offsets, activation_offsets)
+    return readonly_layout(NetworkLayout(sizes, weight_offsets, bias_offsets, activation_offsets))
 
 
 def readonly_layout(layout):
@@ -97,6 +97,8 @@ def readonly_layout(layout):
     Layouts come back writable from a pickle and read-only from a joblib
     memory map; passing views normalises both without copying.
     """
+    if not any(array.flags.writeable for array in layout):
+        return layout
     views = []
     for array in layout:
         view = np.asarray(array, dtype=np.int64).view()
