@@ -57,6 +57,7 @@ from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
 from .objectives import LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
 from .optimizers import step_learning_rate, update_dense, update_input_rows
+from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 
 TrainConfig = namedtuple(
     "TrainConfig",
@@ -282,6 +283,8 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
     stats[STAT_STATUS] = STATUS_OK
     for b in range(block_order.shape[0]):
         block = block_order[b]
+        last_unit = block_bounds[block + 1] - 1
+        block_row_stop = last_unit + 1 if rows_are_units else unit_bounds[last_unit + 1]
         for unit in range(block_bounds[block], block_bounds[block + 1]):
             if rows_are_units:
                 row_start = unit
@@ -290,6 +293,9 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                 row_start = unit_bounds[unit]
                 row_stop = unit_bounds[unit + 1]
             n_rows = row_stop - row_start
+            ahead = row_start + PREFETCH_ROWS_AHEAD
+            if ahead < block_row_stop:
+                prefetch_row_features(indptr, indices, ahead, input_table)
             # Apply the pending batch before this unit's forward pass: when it
             # is full, or early when this unit's features could overflow the
             # mini-batch table.

@@ -22,6 +22,7 @@ import numba
 import numpy as np
 
 from .compilation import KernelOnFirstUse
+from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 from .network import FLOAT_2D, READONLY_FLOAT_1D, READONLY_FLOAT_2D
 from .network import READONLY_INT32_1D, READONLY_INT64_1D, NetworkLayout, readonly_layout
 
@@ -203,6 +204,8 @@ def _predict_rows(indptr, indices, data, row_start, row_stop, input_table, dense
     last = layout.activation_offsets[n_layers - 1]
     scratch = np.empty((1, np.sum(sizes)), dtype=np.float32)
     for row in range(row_start, row_stop):
+        if row + PREFETCH_ROWS_AHEAD < row_stop:
+            prefetch_row_features(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table)
         forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, scratch, 0)
         for o in range(n_outputs):
             out[row, o] = scratch[0, last + o]
