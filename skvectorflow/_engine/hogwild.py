@@ -56,7 +56,7 @@ from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
 from .objectives import LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
-from .optimizers import step_learning_rate, update_dense, update_input_rows
+from .optimizers import step_learning_rate, update_dense_params, update_input_rows
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 
 TrainConfig = namedtuple(
@@ -198,14 +198,8 @@ def _apply_step(input_table, dense_params, dense_state, layout, config, grad, ha
     """Apply the accumulated mean gradient of ``batch_count`` units (one optimizer step)."""
     rate = step_learning_rate(config, step)
     scale = 1.0 / batch_count
-    sizes = layout.layer_sizes
-    h0 = sizes[0]
-    update_dense(dense_params, dense_state, grad, 0, h0, scale, rate, False, config)
-    for layer in range(1, sizes.shape[0]):
-        w0 = layout.weight_offsets[layer]
-        b0 = layout.bias_offsets[layer]
-        update_dense(dense_params, dense_state, grad, w0, b0, scale, rate, True, config)
-        update_dense(dense_params, dense_state, grad, b0, b0 + sizes[layer], scale, rate, False, config)
+    h0 = layout.layer_sizes[0]
+    update_dense_params(dense_params, dense_state, grad, layout, scale, rate, config)
     for p in range(grad.shape[0]):
         grad[p] = 0.0
     for slot in range(n_slots):

@@ -9,7 +9,7 @@ update, or ``1 / batch_count`` when a mini-batch is averaged).
 * The **input layer** is updated lazily, one table row at a time and only for
   the rows a unit touched (``update_input_row``).  Its optimizer state lives in
   the same row, right after the weights: ``[w (h0) | state]``.
-* **Dense parameters** are updated on every step (``update_dense``).
+* **Dense parameters** are updated on every step (``update_dense_params``).
 
 Regularisation is applied at the moment a parameter is updated, so it acts on
 touched rows only: L2 adds ``alpha * w`` to the gradient, and L1 is a proximal
@@ -235,3 +235,35 @@ def update_dense(params, state, grad, start, stop, scale, rate, penalised, confi
         if l1 > 0.0:
             w = _soft_threshold(w, step * l1)
         params[p] = w
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def update_dense_params(params, state, grad, layout, scale, rate, config):
+    """One optimizer step on every dense parameter: the input layer's bias, then
+    each dense layer's weights (penalised) and bias (not penalised).
+
+    One call site for ``update_dense``: the kernels are inlined where they are
+    called, so each extra call site is another copy of every optimizer to
+    compile.
+
+    Parameters
+    ----------
+    params, state, grad : float32[::1]
+        As for ``update_dense``.
+    layout : NetworkLayout
+    scale, rate : float
+    config : TrainConfig
+    """
+    sizes = layout.layer_sizes
+    for segment in range(2 * sizes.shape[0] - 1):
+        layer = (segment + 1) // 2
+        if segment == 0:
+            start = 0
+            stop = sizes[0]
+        elif segment % 2 == 1:
+            start = layout.weight_offsets[layer]
+            stop = layout.bias_offsets[layer]
+        else:
+            start = layout.bias_offsets[layer]
+            stop = start + sizes[layer]
+        update_dense(params, state, grad, start, stop, scale, rate, segment % 2 == 1, config)
