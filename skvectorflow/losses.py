@@ -104,6 +104,11 @@ def multinomial_log_loss(pred, target, weight, grad):
     return _builtin_as_callback(objectives.MULTINOMIAL_LOG_LOSS, pred, target, weight, grad)
 
 
+def exponential_survival(pred, target, weight, grad):
+    """Exponential survival NLL ``t * exp(pred) - d * pred`` against targets ``(t, d)``, in callback form."""
+    return _builtin_as_callback(objectives.EXPONENTIAL_SURVIVAL, pred, target, weight, grad)
+
+
 def hinge(pred, target, weight, grad):
     """Hinge loss (one-vs-rest over outputs), in callback form."""
     return _builtin_as_callback(objectives.HINGE, pred, target, weight, grad)
@@ -116,6 +121,7 @@ BUILTIN_CALLBACKS = {
     "binary_log_loss": binary_log_loss,
     "multinomial_log_loss": multinomial_log_loss,
     "hinge": hinge,
+    "exponential_survival": exponential_survival,
 }
 
 # Compiled callbacks, by function identity: a clone of an estimator holds the

@@ -68,13 +68,18 @@ def test_callback_forms_equal_the_builtins(name):
         "squared_error": objectives.SQUARED_ERROR, "huber": objectives.HUBER,
         "poisson": objectives.POISSON, "binary_log_loss": objectives.BINARY_LOG_LOSS,
         "multinomial_log_loss": objectives.MULTINOMIAL_LOG_LOSS, "hinge": objectives.HINGE,
+        "exponential_survival": objectives.EXPONENTIAL_SURVIVAL,
     }[name]
-    n_rows, n_outputs = 3, (1 if name == "binary_log_loss" else 4)
+    n_rows, n_outputs = 3, (1 if name in ("binary_log_loss", "exponential_survival") else 4)
     per_row_targets = name in ("binary_log_loss", "multinomial_log_loss", "hinge")
     n_targets = 1 if per_row_targets else n_outputs
     pred = rng.normal(size=n_rows * n_outputs).astype(np.float32)
     if per_row_targets:
         target = rng.integers(0, max(n_outputs, 2), size=n_rows).astype(np.float32)
+    elif name == "exponential_survival":  # (time, event) per row
+        n_targets = 2
+        target = np.column_stack([rng.uniform(0.1, 3, size=n_rows),
+                                  rng.integers(0, 2, size=n_rows)]).astype(np.float32).ravel()
     else:
         target = rng.uniform(0, 3, size=n_rows * n_targets).astype(np.float32)
     weight = rng.uniform(0.5, 2, size=n_rows).astype(np.float32)

@@ -11,7 +11,8 @@ one in callback form as well.
 
 Targets are encoded by the estimator: regression targets as values; binary
 classification as 0/1; multiclass as the class index (a float holding an
-integer), one target per row.
+integer), one target per row; survival as two targets per row, the observed
+time and the event indicator (1 if the event was observed, 0 if censored).
 
 ``LOSS_SIGNATURE`` is the contract's compiled type.  Kernels receive a user
 callback as an argument of ``LOSS_FUNCTION_TYPE``: one declared first-class
@@ -37,6 +38,7 @@ POISSON = 2
 BINARY_LOG_LOSS = 3
 MULTINOMIAL_LOG_LOSS = 4
 HINGE = 5
+EXPONENTIAL_SURVIVAL = 6
 
 # exp() of a larger log-rate overflows float32; rates are clipped there, and
 # the loss stays finite and its gradient bounded.
@@ -90,6 +92,14 @@ def builtin_loss(code, pred, target, weight, grad, n_rows, n_outputs, n_targets,
     multinomial log loss: ``logsumexp(p) - p_y``.
     hinge: ``max(0, 1 - s * p_o)`` per output, ``s = +1`` for the row's class
     (or ``y = 1`` with one output), ``-1`` otherwise (one-vs-rest).
+    exponential survival: ``t * exp(p) - d * p``, the negative log-likelihood
+    of an exponential time to event with log-rate ``p``, for observed time
+    ``t`` and event indicator ``d`` (targets ``(t, d)``); a censored row
+    (``d = 0``) contributes its survival term ``t * exp(p)`` only.
+
+    Losses with ``exp`` clip its argument at ``MAX_EXP_ARGUMENT``: beyond it
+    the loss and the gradient are those of the clip point (the gradient still
+    pushes the output down), so a hot row never overflows into a NaN.
     """
     total = 0.0
     for r in range(n_rows):
@@ -121,6 +131,13 @@ def builtin_loss(code, pred, target, weight, grad, n_rows, n_outputs, n_targets,
             y = target[tbase]
             total += w * (_log1p_exp(z) - y * z)
             grad[base] = w * (_sigmoid(z) - y)
+        elif code == EXPONENTIAL_SURVIVAL:
+            log_rate = min(pred[base], MAX_EXP_ARGUMENT)
+            time = target[tbase]
+            event = target[tbase + 1]
+            cumulative_hazard = time * math.exp(log_rate)
+            total += w * (cumulative_hazard - event * log_rate)
+            grad[base] = w * (cumulative_hazard - event)
         elif code == MULTINOMIAL_LOG_LOSS:
             label = int(target[tbase])
             largest = pred[base]
