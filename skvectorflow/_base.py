@@ -141,6 +141,139 @@ _COMMON_PARAMETER_CONSTRAINTS = {
 }
 
 
+# Parameter and attribute docs shared by the estimators' numpydoc docstrings
+# (each estimator adds its own ``loss``/``loss_callback`` entries).
+NETWORK_PARAMETERS_DOC = """
+    hidden_layer_sizes : tuple of int, default=()
+        Widths of the hidden layers.  ``()`` trains a linear model (the input
+        layer maps features straight to the outputs); ``(16,)`` one hidden
+        layer of 16 units.  The first hidden layer is the sparse input layer:
+        an ``(n_features, h0)`` table whose rows are updated only where a
+        training row has non-zeros.
+
+    activation : {'relu', 'tanh', 'logistic', 'identity'}, default='relu'
+        Activation of the hidden layers (unused by a linear model).
+
+"""
+
+TRAINING_PARAMETERS_DOC = """\
+    optimizer : {'adagrad', 'rowwise_adagrad', 'adam', 'sgd'}, default='adagrad'
+        Update rule.  The input layer is updated lazily (only the rows a unit
+        touches).  ``'rowwise_adagrad'`` keeps one AdaGrad accumulator per
+        input-table row instead of one per weight (as DLRM does), nearly
+        halving the input layer's memory traffic; dense layers use AdaGrad.
+
+    alpha : float, default=1e-5
+        L2 penalty.  Applied to a weight each time it is updated, so an
+        input-table row is shrunk only when its feature occurs (its effective
+        penalty grows with the feature's frequency); biases are not penalised.
+
+    l1 : float, default=0.0
+        L1 penalty, applied as a proximal step on updated weights (it sets
+        weights exactly to zero).
+
+    batch_size : int, default=1
+        Units (rows) per update.  ``1`` is per-row Hogwild SGD; larger
+        batches average the gradients of ``batch_size`` rows of one thread
+        before one update (a feature occurring in several of them is updated
+        once).
+
+    learning_rate : {'constant', 'invscaling'}, default='constant'
+        Schedule of the base step: constant, or ``learning_rate_init / t**power_t``
+        at update ``t``.
+
+    learning_rate_init : float, default=0.05
+        Base step size.
+
+    power_t : float, default=0.5
+        Exponent of the ``'invscaling'`` schedule.
+
+    max_iter : int, default=10
+        Maximum number of epochs (passes over the data).
+
+    tol : float or None, default=1e-4
+        Training stops when the loss (or the validation score, with early
+        stopping) has not improved by at least ``tol`` for ``n_iter_no_change``
+        epochs.  ``None`` runs all ``max_iter`` epochs.
+
+    shuffle : bool, default=True
+        Visit blocks of rows in a new random order every epoch.
+
+    shuffle_block_size : int, default=128
+        Rows per shuffled block.  Rows of a block are visited in storage order,
+        which keeps reads of X sequential; on the benchmark data, blocks of
+        64-256 rows trained as well as a full row shuffle at a fraction of its
+        cost.  Use 1 for a full shuffle (e.g. when X is sorted by target).
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split.  With
+        ``n_jobs=1`` an int makes training bit-for-bit reproducible; with more
+        threads, Hogwild's update interleaving varies between runs.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (in shuffle blocks) and
+        stop when the validation score stops improving; the best model seen is
+        kept.  Ignored by ``partial_fit``.
+
+    validation_fraction : float, default=0.1
+        Share of rows held out for early stopping.
+
+    n_iter_no_change : int, default=3
+        Epochs without improvement of at least ``tol`` before stopping.
+
+    warm_start : bool, default=False
+        Continue from the fitted parameters in ``fit`` instead of starting anew.
+
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of Adam's moment estimates.
+
+    epsilon : float, default=1e-8
+        Added to the denominator of AdaGrad and Adam steps.
+
+    verbose : int, default=0
+        Print one line per epoch: training loss, validation score when early
+        stopping, rows/s, ns per non-zero and seconds.
+
+    n_jobs : int, default=None
+        Hogwild threads.  ``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context; ``-1`` means all cores.  Never
+        more than ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS`` when set.
+"""
+
+FITTED_ATTRIBUTES_DOC = """
+    coefs_ : list of ndarray
+        Weight matrix of each layer.  ``coefs_[0]`` has shape
+        ``(n_features_in_, h0)`` and is a view of the training table.
+
+    intercepts_ : list of ndarray
+        Bias vector of each layer.
+
+    n_iter_ : int
+        Epochs run.
+
+    t_ : int
+        Optimizer updates applied.
+
+    loss_curve_ : list of float
+        Mean training loss (without penalties) of each epoch.
+
+    best_loss_ : float or None
+        Lowest training loss; None with early stopping.
+
+    validation_scores_ : list of float or None
+        Validation score of each epoch with early stopping, else None.
+
+    best_validation_score_ : float or None
+        Best validation score with early stopping, else None.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    n_outputs_ : int
+        Number of network outputs.
+"""
+
+
 class BaseSparseMLP(BaseEstimator):
     """Base of the estimators trained by the Hogwild engine (not for direct use)."""
 
@@ -165,6 +298,22 @@ class BaseSparseMLP(BaseEstimator):
 
     def _huber_delta(self):
         return 1.0
+
+    def _loss_name(self):
+        """How error messages name the built-in training loss."""
+        return f"loss {self.loss!r}"
+
+    def _initial_outputs(self, targets, sample_weight, compiled_callback, n_outputs):
+        """Start of the output bias: the constant outputs that minimise the loss.
+
+        The null model of the loss being trained (built-in or callback): the
+        prior log-odds, the mean, the null-model hazard...  Subclasses with a
+        closed form override this for their built-in loss.
+        """
+        return objectives.fit_constant_outputs(
+            self._loss_code(), compiled_callback is not None,
+            compiled_callback or objectives.no_loss_callback.dispatcher,
+            targets, sample_weight, n_outputs, np.float32(self._huber_delta()))
 
     # ---- parameters ---------------------------------------------------------------
     def _more_validate_params(self):
@@ -296,15 +445,9 @@ class BaseSparseMLP(BaseEstimator):
             state = NetworkState(layout, *network.init_network(
                 layout, X.shape[1], optimizers.input_state_width(optimizer_code, layer_sizes[0]),
                 optimizers.dense_state_width(optimizer_code), fan_in, init_rng))
-            # Start from the best constant model of the loss being trained
-            # (built-in or callback): the prior log-odds, the mean, the
-            # null-model hazard...
             output_bias_start = int(layout.bias_offsets[-1]) if len(layer_sizes) > 1 else 0
             state.dense_params[output_bias_start:output_bias_start + layer_sizes[-1]] = (
-                objectives.fit_constant_outputs(
-                    self._loss_code(), compiled_callback is not None,
-                    compiled_callback or objectives.no_loss_callback.dispatcher,
-                    targets, sample_weight, layer_sizes[-1], np.float32(self._huber_delta())))
+                self._initial_outputs(targets, sample_weight, compiled_callback, layer_sizes[-1]))
             step = 0
             loss_curve, validation_scores = [], []
 
@@ -443,7 +586,7 @@ class BaseSparseMLP(BaseEstimator):
     def _check_epoch(self, result, state):
         callback = self.loss_callback
         source = (f"loss_callback {getattr(callback, '__qualname__', callback)!r}"
-                  if callback is not None else f"loss {self.loss!r}")
+                  if callback is not None else self._loss_name())
         if result.status == hogwild.STATUS_NONFINITE_LOSS:
             raise ValueError(
                 f"Training stopped: the {source} returned a non-finite loss on the unit starting at "

@@ -12,21 +12,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
 
-from ._base import BaseSparseMLP
+from ._base import (FITTED_ATTRIBUTES_DOC, NETWORK_PARAMETERS_DOC, TRAINING_PARAMETERS_DOC,
+                    BaseSparseMLP)
 from ._engine import objectives
 from .losses import REGRESSION_LOSSES
 
-_SHARED_PARAMETERS = """
-    hidden_layer_sizes : tuple of int, default=()
-        Widths of the hidden layers.  ``()`` trains a linear model (the input
-        layer maps features straight to the outputs); ``(16,)`` one hidden
-        layer of 16 units.  The first hidden layer is the sparse input layer:
-        an ``(n_features, h0)`` table whose rows are updated only where a
-        training row has non-zeros.
-
-    activation : {'relu', 'tanh', 'logistic', 'identity'}, default='relu'
-        Activation of the hidden layers (unused by a linear model).
-
+_LOSS_CALLBACK_PARAMETER = """\
     loss_callback : callable or str, default=None
         A custom loss ``f(pred, target, weight, grad) -> loss`` over the
         arrays of one row, compiled with Numba at ``fit`` (see
@@ -36,121 +27,10 @@ _SHARED_PARAMETERS = """
         loss; ``loss`` still defines how targets are encoded and how outputs
         are turned into predictions.
 
-    optimizer : {'adagrad', 'rowwise_adagrad', 'adam', 'sgd'}, default='adagrad'
-        Update rule.  The input layer is updated lazily (only the rows a unit
-        touches).  ``'rowwise_adagrad'`` keeps one AdaGrad accumulator per
-        input-table row instead of one per weight (as DLRM does), nearly
-        halving the input layer's memory traffic; dense layers use AdaGrad.
-
-    alpha : float, default=1e-5
-        L2 penalty.  Applied to a weight each time it is updated, so an
-        input-table row is shrunk only when its feature occurs (its effective
-        penalty grows with the feature's frequency); biases are not penalised.
-
-    l1 : float, default=0.0
-        L1 penalty, applied as a proximal step on updated weights (it sets
-        weights exactly to zero).
-
-    batch_size : int, default=1
-        Units (rows) per update.  ``1`` is per-row Hogwild SGD; larger
-        batches average the gradients of ``batch_size`` rows of one thread
-        before one update (a feature occurring in several of them is updated
-        once).
-
-    learning_rate : {'constant', 'invscaling'}, default='constant'
-        Schedule of the base step: constant, or ``learning_rate_init / t**power_t``
-        at update ``t``.
-
-    learning_rate_init : float, default=0.05
-        Base step size.
-
-    power_t : float, default=0.5
-        Exponent of the ``'invscaling'`` schedule.
-
-    max_iter : int, default=10
-        Maximum number of epochs (passes over the data).
-
-    tol : float or None, default=1e-4
-        Training stops when the loss (or the validation score, with early
-        stopping) has not improved by at least ``tol`` for ``n_iter_no_change``
-        epochs.  ``None`` runs all ``max_iter`` epochs.
-
-    shuffle : bool, default=True
-        Visit blocks of rows in a new random order every epoch.
-
-    shuffle_block_size : int, default=128
-        Rows per shuffled block.  Rows of a block are visited in storage order,
-        which keeps reads of X sequential; on the benchmark data, blocks of
-        64-256 rows trained as well as a full row shuffle at a fraction of its
-        cost.  Use 1 for a full shuffle (e.g. when X is sorted by target).
-
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and the validation split.  With
-        ``n_jobs=1`` an int makes training bit-for-bit reproducible; with more
-        threads, Hogwild's update interleaving varies between runs.
-
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (in shuffle blocks) and
-        stop when the validation score stops improving; the best model seen is
-        kept.  Ignored by ``partial_fit``.
-
-    validation_fraction : float, default=0.1
-        Share of rows held out for early stopping.
-
-    n_iter_no_change : int, default=3
-        Epochs without improvement of at least ``tol`` before stopping.
-
-    warm_start : bool, default=False
-        Continue from the fitted parameters in ``fit`` instead of starting anew.
-
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Decay rates of Adam's moment estimates.
-
-    epsilon : float, default=1e-8
-        Added to the denominator of AdaGrad and Adam steps.
-
-    verbose : int, default=0
-        Print one line per epoch: training loss, validation score when early
-        stopping, rows/s, ns per non-zero and seconds.
-
-    n_jobs : int, default=None
-        Hogwild threads.  ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context; ``-1`` means all cores.  Never
-        more than ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS`` when set.
 """
 
-_SHARED_ATTRIBUTES = """
-    coefs_ : list of ndarray
-        Weight matrix of each layer.  ``coefs_[0]`` has shape
-        ``(n_features_in_, h0)`` and is a view of the training table.
-
-    intercepts_ : list of ndarray
-        Bias vector of each layer.
-
-    n_iter_ : int
-        Epochs run.
-
-    t_ : int
-        Optimizer updates applied.
-
-    loss_curve_ : list of float
-        Mean training loss (without penalties) of each epoch.
-
-    best_loss_ : float or None
-        Lowest training loss; None with early stopping.
-
-    validation_scores_ : list of float or None
-        Validation score of each epoch with early stopping, else None.
-
-    best_validation_score_ : float or None
-        Best validation score with early stopping, else None.
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    n_outputs_ : int
-        Number of network outputs.
-"""
+_SHARED_PARAMETERS = NETWORK_PARAMETERS_DOC + _LOSS_CALLBACK_PARAMETER + TRAINING_PARAMETERS_DOC
+_SHARED_ATTRIBUTES = FITTED_ATTRIBUTES_DOC
 
 
 class SparseMLPRegressor(RegressorMixin, BaseSparseMLP):
