@@ -5,6 +5,7 @@ over every core, on scipy CSR matrices used without a copy.
 """
 
 from .neural_network import SparseMLPClassifier, SparseMLPRegressor
+from .survival import SurvivalExponentialRegressor
 
-__all__ = ["SparseMLPClassifier", "SparseMLPRegressor"]
+__all__ = ["SparseMLPClassifier", "SparseMLPRegressor", "SurvivalExponentialRegressor"]
 __version__ = "0.1.0"

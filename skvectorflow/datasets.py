@@ -4,9 +4,10 @@ This module holds the generators used by the tests, the examples and the
 benchmarks of skvectorflow:
 
 - :func:`make_sparse_classification`: binary or multiclass labels;
-- :func:`make_sparse_regression`: one or several real-valued targets.
+- :func:`make_sparse_regression`: one or several real-valued targets;
+- :func:`make_sparse_survival`: right-censored exponential event times.
 
-Both draw the same kind of input. ``X`` is a canonical
+All draw the same kind of input. ``X`` is a canonical
 :class:`scipy.sparse.csr_matrix` (float32 ``data``, int32 ``indices``,
 sorted, no duplicates) that looks like a tf-idf or count matrix:
 
@@ -78,7 +79,9 @@ import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.utils import check_random_state
 
-__all__ = ["make_sparse_classification", "make_sparse_regression"]
+from .survival import make_survival_target
+
+__all__ = ["make_sparse_classification", "make_sparse_regression", "make_sparse_survival"]
 
 # Column popularity: p(rank) is proportional to the integral of
 # (t + _ZIPF_OFFSET) ** -_ZIPF_EXPONENT over [rank, rank + 1).
@@ -682,3 +685,81 @@ def make_sparse_regression(
     )
     y = scores[:, 0] if n_targets == 1 else scores
     return X, np.ascontiguousarray(y)
+
+
+def make_sparse_survival(
+    n_samples=10_000,
+    n_features=2**16,
+    nnz_per_row=30,
+    nonlinearity=0.5,
+    effect_size=1.0,
+    baseline_rate=1.0 / 365.0,
+    follow_up=365.0,
+    random_state=None,
+):
+    """Generate a sparse, high-dimensional survival problem with right-censoring.
+
+    The input is that of :func:`make_sparse_regression`. Each row has an
+    exponential time to event whose log hazard rate is
+    ``log(baseline_rate) + effect_size * s(x)``, with ``s`` the teacher's
+    score (variance close to 1; see the module docstring). Rows enter the
+    study at staggered dates: row ``i`` is followed for a time ``C_i`` drawn
+    uniformly from ``(0, follow_up]``, and its event is observed if it comes
+    first. The target records ``min(T_i, C_i)`` and whether ``T_i <= C_i``.
+    With the defaults (times in days, a mean time to event of a year, up to
+    a year of follow-up) about two thirds of the rows are censored.
+
+    Parameters
+    ----------
+    n_samples : int, default=10_000
+        Number of rows, at least 1.
+    n_features : int, default=2**16
+        Number of columns, between 1 and 2**31 - 1.
+    nnz_per_row : int, default=30
+        Number of distinct non-zero columns in every row.
+    nonlinearity : float, default=0.5
+        Weight of the teacher's non-linear part (see
+        :func:`make_sparse_regression`).
+    effect_size : float, default=1.0
+        Standard deviation (about) of the log hazard rate across rows.
+    baseline_rate : float, default=1/365
+        Hazard rate of a row with score 0, events per unit of time.
+    follow_up : float, default=365.0
+        Longest follow-up time.
+    random_state : int, RandomState, Generator or None, default=None
+        As in :func:`make_sparse_regression`.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of shape (n_samples, n_features)
+        As in :func:`make_sparse_regression`.
+    y : structured ndarray of shape (n_samples,)
+        Fields ``event`` (bool) and ``time`` (float64, positive), as made by
+        :func:`skvectorflow.survival.make_survival_target`.
+
+    Examples
+    --------
+    >>> from skvectorflow.datasets import make_sparse_survival
+    >>> X, y = make_sparse_survival(n_samples=1000, n_features=500, random_state=0)
+    >>> y.dtype.names, bool(y["time"].min() > 0)
+    (('event', 'time'), True)
+    """
+    n_samples, n_features, nnz_per_row, nonlinearity, _ = _check_common(
+        n_samples, n_features, nnz_per_row, nonlinearity, 0.0
+    )
+    effect_size = _check_nonnegative_real("effect_size", effect_size)
+    for name, value in (("baseline_rate", baseline_rate), ("follow_up", follow_up)):
+        if not _check_nonnegative_real(name, value) > 0:
+            raise ValueError(f"{name} must be positive, got {value!r}.")
+    X, scores, time_rng = _make_scored_input(
+        n_samples, n_features, nnz_per_row, 1, nonlinearity, 0.0, random_state
+    )
+    rate = float(baseline_rate) * np.exp(float(effect_size) * scores[:, 0])
+    event_time = time_rng.standard_exponential(n_samples) / rate
+    # 1 - uniform lies in (0, 1]: every row is followed for a positive time.
+    censoring_time = float(follow_up) * (1.0 - time_rng.random(n_samples))
+    event = event_time <= censoring_time
+    time = np.where(event, event_time, censoring_time)
+    # A rate far above the baseline can round an event time to 0.
+    time = np.maximum(time, np.finfo(np.float64).tiny)
+    return X, make_survival_target(event, time)
