@@ -292,9 +292,28 @@ class BaseSparseMLP(BaseEstimator):
         """Engine code of the built-in loss, for the fitted targets."""
         raise NotImplementedError
 
-    def _validation_score(self, outputs, targets, sample_weight):
-        """Score (higher is better) of raw network outputs on held-out targets."""
+    def _validation_score(self, outputs, targets, sample_weight, unit_bounds):
+        """Score (higher is better) of raw network outputs on held-out targets.
+
+        ``unit_bounds`` gives the held-out units' row ranges (empty when every
+        row is a unit).
+        """
         raise NotImplementedError
+
+    def _group_units(self, X, targets, sample_weight, qid):
+        """Arrange the rows into work units; return ``(X, targets, sample_weight, unit_bounds)``.
+
+        By default every row is a unit (empty ``unit_bounds``).  A subclass
+        whose loss sees several rows at once (a ranker's queries) reorders
+        the rows so that each unit is contiguous and returns its row ranges.
+        """
+        if qid is not None:
+            raise TypeError(f"{type(self).__name__} does not take qid.")
+        return X, targets, sample_weight, np.zeros(0, dtype=np.int64)
+
+    def _max_pairs_per_query(self):
+        """Pairs a query loss may draw per unit (0: no limit; unused by row losses)."""
+        return 0
 
     def _huber_delta(self):
         return 1.0
@@ -389,19 +408,19 @@ class BaseSparseMLP(BaseEstimator):
             kind = "NaN" if np.isnan(X.data).any() else "infinity or a value too large for dtype('float32')"
             raise ValueError(f"Input X contains {kind}.")
 
-    def _fit(self, X, y, sample_weight, incremental, classes=None):
+    def _fit(self, X, y, sample_weight, incremental, classes=None, qid=None):
         # Validation sets fitted attributes (n_features_in_, classes_...) as
         # it goes; on any failure the estimator gets its previous state back,
         # so a fitted model is never left half-updated.
         previous_state = dict(self.__dict__)
         try:
-            return self._fit_or_raise(X, y, sample_weight, incremental, classes)
+            return self._fit_or_raise(X, y, sample_weight, incremental, classes, qid)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(previous_state)
             raise
 
-    def _fit_or_raise(self, X, y, sample_weight, incremental, classes):
+    def _fit_or_raise(self, X, y, sample_weight, incremental, classes, qid):
         continuing = hasattr(self, "_network") and (incremental or self.warm_start)
         hidden_sizes = self._more_validate_params()
         compiled_callback = (
@@ -416,8 +435,13 @@ class BaseSparseMLP(BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float32, ensure_non_negative=True
         )
+        X, targets, sample_weight, unit_bounds = self._group_units(X, targets, sample_weight, qid)
         csr = as_engine_csr(X)
         n_samples = X.shape[0]
+        rows_are_units = unit_bounds.size == 0
+        n_units = n_samples if rows_are_units else unit_bounds.size - 1
+        # First row of every unit, and the end of the last.
+        unit_rows = np.arange(n_samples + 1, dtype=np.int64) if rows_are_units else unit_bounds
 
         optimizer_code = optimizers.OPTIMIZER_CODES[self.optimizer]
         layer_sizes = list(hidden_sizes) + [self.n_outputs_]
@@ -468,11 +492,14 @@ class BaseSparseMLP(BaseEstimator):
             batch_size=self.batch_size,
             n_outputs=layer_sizes[-1],
             n_targets=targets.shape[1],
+            max_pairs=self._max_pairs_per_query(),
         )
 
         rng = np.random.default_rng(self._seed(1 + step))
+        # Seeds of the query losses' pair sampling: a stream of their own, so
+        # that row losses shuffle exactly as they would without it.
+        pair_rng = np.random.default_rng(self._seed(1 + step) + [1])
         early_stopping = self.early_stopping and not incremental
-        n_units = n_samples
         block_size = self.shuffle_block_size
         if early_stopping:
             # Blocks small enough that a validation fraction of them is a fair sample.
@@ -483,30 +510,39 @@ class BaseSparseMLP(BaseEstimator):
         if early_stopping:
             if n_blocks < 2:
                 raise ValueError(
-                    f"early_stopping needs at least 2 samples to hold out a validation set, got {n_samples}."
+                    f"early_stopping needs at least 2 {'samples' if rows_are_units else 'queries'} to "
+                    f"hold out a validation set, got {n_units}."
                 )
             n_validation = int(np.clip(round(self.validation_fraction * n_blocks), 1, n_blocks - 1))
             permuted = rng.permutation(n_blocks)
             validation_blocks = np.sort(permuted[:n_validation])
             train_blocks = np.sort(permuted[n_validation:])
-            validation_rows = np.concatenate(
+            validation_units = np.concatenate(
                 [np.arange(block_bounds[b], block_bounds[b + 1]) for b in validation_blocks])
+            validation_rows = np.concatenate(
+                [np.arange(unit_rows[u], unit_rows[u + 1]) for u in validation_units])
             X_validation = X[validation_rows]
             validation_csr = as_engine_csr(X_validation)
             validation_targets = targets[validation_rows]
             validation_weight = sample_weight[validation_rows]
+            validation_unit_bounds = (
+                np.zeros(0, dtype=np.int64) if rows_are_units else np.append(
+                    0, np.cumsum(unit_rows[validation_units + 1] - unit_rows[validation_units])))
 
         n_threads = min(effective_n_threads(self.n_jobs), max(1, train_blocks.size))
-        max_row_nnz = int(np.max(np.diff(csr[0]))) if n_samples else 1
+        unit_nnz = csr[0][unit_rows[1:]] - csr[0][unit_rows[:-1]]
+        max_unit_rows = int(np.max(np.diff(unit_rows))) if n_units else 1
+        max_unit_nnz = int(np.max(unit_nnz)) if n_units else 1
         scratches = [
             hogwild.make_thread_scratch(state.layout, state.dense_params.size, targets.shape[1],
-                                        1, max_row_nnz, self.batch_size)
+                                        max_unit_rows, max_unit_nnz, self.batch_size)
             for _ in range(n_threads)
         ]
-        unit_bounds = np.zeros(0, dtype=np.int64)
         network_arrays = (state.input_table, state.dense_params, state.dense_state)
-        train_nnz = int(np.sum(csr[0][block_bounds[train_blocks + 1]] - csr[0][block_bounds[train_blocks]]))
-        train_rows = int(np.sum(block_bounds[train_blocks + 1] - block_bounds[train_blocks]))
+        first_rows = unit_rows[block_bounds[train_blocks]]
+        stop_rows = unit_rows[block_bounds[train_blocks + 1]]
+        train_nnz = int(np.sum(csr[0][stop_rows] - csr[0][first_rows]))
+        train_rows = int(np.sum(stop_rows - first_rows))
 
         max_epochs = 1 if incremental else self.max_iter
         best_loss = np.inf
@@ -518,6 +554,7 @@ class BaseSparseMLP(BaseEstimator):
         converged = False
         for _ in range(max_epochs):
             order = rng.permutation(train_blocks) if self.shuffle else train_blocks
+            config = config._replace(seed=np.int64(pair_rng.integers(np.iinfo(np.int64).max)))
             started = time.perf_counter()
             result = hogwild.run_epoch(
                 csr, targets, sample_weight, unit_bounds, block_bounds, order, network_arrays,
@@ -534,7 +571,8 @@ class BaseSparseMLP(BaseEstimator):
                 outputs = hogwild.predict_outputs(
                     validation_csr, X_validation.shape[0], state.input_table, state.dense_params,
                     state.layout, config.activation, n_threads)
-                score = self._validation_score(outputs, validation_targets, validation_weight)
+                score = self._validation_score(outputs, validation_targets, validation_weight,
+                                               validation_unit_bounds)
                 validation_scores.append(score)
                 message += f", validation score {score:.6g}"
                 if self.tol is not None and score < best_score + self.tol:

@@ -221,7 +221,7 @@ class SparseMLPRegressor(RegressorMixin, BaseSparseMLP):
     def _huber_delta(self):
         return self.huber_delta
 
-    def _validation_score(self, outputs, targets, sample_weight):
+    def _validation_score(self, outputs, targets, sample_weight, unit_bounds):
         if self.loss == "poisson":
             outputs = np.exp(np.minimum(outputs.astype(np.float64), objectives.MAX_EXP_ARGUMENT))
         return r2_score(targets, outputs, sample_weight=sample_weight)
@@ -472,7 +472,7 @@ class SparseMLPClassifier(ClassifierMixin, BaseSparseMLP):
             return objectives.BINARY_LOG_LOSS
         return objectives.MULTINOMIAL_LOG_LOSS
 
-    def _validation_score(self, outputs, targets, sample_weight):
+    def _validation_score(self, outputs, targets, sample_weight, unit_bounds):
         if outputs.shape[1] == 1:
             predicted = (outputs[:, 0] > 0).astype(np.intp)
         else:

@@ -572,7 +572,7 @@ class SurvivalExponentialRegressor(BaseSparseMLP):
             return np.zeros(n_outputs, dtype=np.float32)
         return np.full(n_outputs, math.log(events / exposure), dtype=np.float32)
 
-    def _validation_score(self, outputs, targets, sample_weight):
+    def _validation_score(self, outputs, targets, sample_weight, unit_bounds):
         log_rate = np.minimum(outputs[:, 0].astype(np.float64), objectives.MAX_EXP_ARGUMENT)
         time = targets[:, 0].astype(np.float64)
         event = targets[:, 1].astype(np.float64)

@@ -55,7 +55,8 @@ from .kernels import LAYOUT_TYPE, backward_row, forward_row, predict_rows
 from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
-from .objectives import LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
+from .objectives import FIRST_QUERY_LOSS, LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
+from .ranking import query_loss, unit_seed
 from .optimizers import step_learning_rate, update_dense_params, update_input_rows
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 
@@ -78,12 +79,14 @@ TrainConfig = namedtuple(
         "batch_size",
         "n_outputs",
         "n_targets",
+        "max_pairs",
+        "seed",
     ],
 )
 TrainConfig.__doc__ = "Hyper-parameters of an epoch, as numpy scalars (see ``make_train_config``)."
 
 _INT_FIELDS = {"loss", "use_callback", "activation", "optimizer", "learning_rate_schedule",
-               "batch_size", "n_outputs", "n_targets"}
+               "batch_size", "n_outputs", "n_targets", "max_pairs", "seed"}
 
 
 def make_train_config(**fields):
@@ -91,7 +94,9 @@ def make_train_config(**fields):
 
     One fixed field typing keeps the epoch kernel at a single compiled
     signature, which Numba's cache then serves to every process.
+    ``max_pairs`` and ``seed`` (used by query losses only) default to 0.
     """
+    fields = {"max_pairs": 0, "seed": 0, **fields}
     return TrainConfig(
         **{
             name: (np.int64(value) if name in _INT_FIELDS else np.float32(value))
@@ -116,6 +121,11 @@ ThreadScratch = namedtuple(
         "slot_grad",  # (capacity, h0) summed input-layer gradient of each slot
         "slot_scale",  # (capacity,) multiplier of each slot's gradient when applied
         "hash_slots",  # (hash_capacity,) slot index or -1
+        "rank_by_label",  # (max_unit_rows,) query losses' scratch, see ranking.query_loss
+        "rank_group_end",  # (max_unit_rows,)
+        "rank_partners",  # (max_unit_rows + 1,)
+        "rank_by_score",  # (max_unit_rows,)
+        "rank_position",  # (max_unit_rows,)
     ],
 )
 
@@ -148,6 +158,11 @@ def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz,
         slot_grad=np.zeros((capacity, h0), dtype=np.float32),
         slot_scale=np.zeros(capacity, dtype=np.float32),
         hash_slots=np.full(hash_capacity, -1, dtype=np.int32),
+        rank_by_label=np.zeros(max_unit_rows, dtype=np.int64),
+        rank_group_end=np.zeros(max_unit_rows, dtype=np.int64),
+        rank_partners=np.zeros(max_unit_rows + 1, dtype=np.int64),
+        rank_by_score=np.zeros(max_unit_rows, dtype=np.int64),
+        rank_position=np.zeros(max_unit_rows, dtype=np.int64),
     )
 
 
@@ -265,6 +280,12 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
     slot_grad = scratch.slot_grad
     slot_scale = scratch.slot_scale
     hash_slots = scratch.hash_slots
+    rank_by_label = scratch.rank_by_label
+    rank_group_end = scratch.rank_group_end
+    rank_partners = scratch.rank_partners
+    rank_by_score = scratch.rank_by_score
+    rank_position = scratch.rank_position
+    query_losses = config.loss >= FIRST_QUERY_LOSS and not config.use_callback
     capacity = slot_feature.shape[0]
     loss_sum = 0.0
     weight_sum = 0.0
@@ -313,8 +334,13 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                     target[r * n_targets + t] = targets[row, t]
                 weight[r] = sample_weight[row]
                 weight_sum += sample_weight[row]
-            loss = unit_loss(config.loss, config.use_callback, loss_callback, pred, target, weight,
-                             grad, n_rows, n_outputs, n_targets, config.huber_delta)
+            if query_losses:
+                loss = query_loss(config.loss, pred, target, weight, grad, n_rows, config.max_pairs,
+                                  unit_seed(config.seed, unit), rank_by_label, rank_group_end,
+                                  rank_partners, rank_by_score, rank_position)
+            else:
+                loss = unit_loss(config.loss, config.use_callback, loss_callback, pred, target,
+                                 weight, grad, n_rows, n_outputs, n_targets, config.huber_delta)
             if not math.isfinite(loss):
                 stats[STAT_STATUS] = STATUS_NONFINITE_LOSS
                 stats[STAT_BAD_UNIT] = unit

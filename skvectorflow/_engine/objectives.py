@@ -39,6 +39,12 @@ BINARY_LOG_LOSS = 3
 MULTINOMIAL_LOG_LOSS = 4
 HINGE = 5
 EXPONENTIAL_SURVIVAL = 6
+# Losses of a whole query (see ``ranking``): the epoch dispatches them to
+# ``ranking.query_loss``, which needs per-thread scratch and a seed.
+RANK_PAIRWISE = 7
+RANK_LAMBDARANK = 8
+RANK_SOFTMAX = 9
+FIRST_QUERY_LOSS = RANK_PAIRWISE
 
 # exp() of a larger log-rate overflows float32; rates are clipped there, and
 # the loss stays finite and its gradient bounded.
