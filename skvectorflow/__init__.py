@@ -5,7 +5,13 @@ over every core, on scipy CSR matrices used without a copy.
 """
 
 from .neural_network import SparseMLPClassifier, SparseMLPRegressor
+from .ranking import SparseMLPRanker
 from .survival import SurvivalExponentialRegressor
 
-__all__ = ["SparseMLPClassifier", "SparseMLPRegressor", "SurvivalExponentialRegressor"]
+__all__ = [
+    "SparseMLPClassifier",
+    "SparseMLPRanker",
+    "SparseMLPRegressor",
+    "SurvivalExponentialRegressor",
+]
 __version__ = "0.1.0"

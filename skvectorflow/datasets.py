@@ -5,7 +5,8 @@ benchmarks of skvectorflow:
 
 - :func:`make_sparse_classification`: binary or multiclass labels;
 - :func:`make_sparse_regression`: one or several real-valued targets;
-- :func:`make_sparse_survival`: right-censored exponential event times.
+- :func:`make_sparse_survival`: right-censored exponential event times;
+- :func:`make_sparse_ranking`: queries of documents with graded relevance.
 
 All draw the same kind of input. ``X`` is a canonical
 :class:`scipy.sparse.csr_matrix` (float32 ``data``, int32 ``indices``,
@@ -81,7 +82,12 @@ from sklearn.utils import check_random_state
 
 from .survival import make_survival_target
 
-__all__ = ["make_sparse_classification", "make_sparse_regression", "make_sparse_survival"]
+__all__ = [
+    "make_sparse_classification",
+    "make_sparse_ranking",
+    "make_sparse_regression",
+    "make_sparse_survival",
+]
 
 # Column popularity: p(rank) is proportional to the integral of
 # (t + _ZIPF_OFFSET) ** -_ZIPF_EXPONENT over [rank, rank + 1).
@@ -763,3 +769,93 @@ def make_sparse_survival(
     # A rate far above the baseline can round an event time to 0.
     time = np.maximum(time, np.finfo(np.float64).tiny)
     return X, make_survival_target(event, time)
+
+
+def make_sparse_ranking(
+    n_queries=1000,
+    docs_per_query=20,
+    n_features=2**16,
+    nnz_per_row=30,
+    n_levels=5,
+    nonlinearity=0.5,
+    noise=0.5,
+    query_effect=1.0,
+    random_state=None,
+):
+    """Generate a learning-to-rank problem: queries of sparse documents with graded relevance.
+
+    Documents are the rows of :func:`make_sparse_regression`'s input, dealt
+    out to queries in order. A document's relevance comes from the teacher's
+    score ``s(x)`` plus Gaussian noise (``noise`` times the score's standard
+    deviation) plus an offset ``b_q ~ N(0, query_effect**2)`` shared by the
+    documents of its query, cut into ``n_levels`` grades at the global
+    quantiles 1/2, 3/4, 7/8, ...: half the documents get grade 0, a quarter
+    grade 1, and so on (the top grade takes what is left). The offset models
+    queries that differ in how many relevant documents they have; it is
+    invisible in ``X``, which hurts a pointwise regression on the grades but
+    not a ranker, since it does not change the order within a query.
+
+    Parameters
+    ----------
+    n_queries : int, default=1000
+        Number of queries, at least 1.
+    docs_per_query : int or tuple of two ints, default=20
+        Documents per query, or the inclusive range ``(low, high)`` from
+        which each query's count is drawn uniformly (ragged queries).
+    n_features : int, default=2**16
+        Number of columns.
+    nnz_per_row : int, default=30
+        Non-zero columns in every row.
+    n_levels : int, default=5
+        Number of relevance grades, 0 to ``n_levels - 1``; at least 2.
+    nonlinearity : float, default=0.5
+        Weight of the teacher's non-linear part (see :func:`make_sparse_regression`).
+    noise : float, default=0.5
+        Noise added to the score before grading, in units of its standard
+        deviation.
+    query_effect : float, default=1.0
+        Standard deviation of the per-query offset.
+    random_state : int, RandomState, Generator or None, default=None
+        As in :func:`make_sparse_regression`.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of shape (n_samples, n_features)
+        As in :func:`make_sparse_regression`; rows grouped by query.
+    y : ndarray of shape (n_samples,), dtype float64
+        Relevance grades.
+    qid : ndarray of shape (n_samples,), dtype int64
+        Query id of each row, ``0 .. n_queries - 1``, non-decreasing.
+
+    Examples
+    --------
+    >>> from skvectorflow.datasets import make_sparse_ranking
+    >>> X, y, qid = make_sparse_ranking(n_queries=50, docs_per_query=(5, 30),
+    ...                                 n_features=500, random_state=0)
+    >>> X.shape[0] == qid.size, sorted(set(y.tolist()))
+    (True, [0.0, 1.0, 2.0, 3.0, 4.0])
+    """
+    n_queries = _check_int("n_queries", n_queries, 1)
+    if isinstance(docs_per_query, tuple):
+        if len(docs_per_query) != 2:
+            raise ValueError(f"docs_per_query must be an int or a (low, high) pair, got {docs_per_query!r}.")
+        low = _check_int("docs_per_query[0]", docs_per_query[0], 1)
+        high = _check_int("docs_per_query[1]", docs_per_query[1], low)
+    else:
+        low = high = _check_int("docs_per_query", docs_per_query, 1)
+    n_levels = _check_int("n_levels", n_levels, 2)
+    query_effect = _check_nonnegative_real("query_effect", query_effect)
+    size_rng = _check_generator(random_state)
+    sizes = size_rng.integers(low, high + 1, size=n_queries)
+    n_samples = int(sizes.sum())
+    _, n_features, nnz_per_row, nonlinearity, noise = _check_common(
+        n_samples, n_features, nnz_per_row, nonlinearity, noise
+    )
+    X, scores, label_rng = _make_scored_input(
+        n_samples, n_features, nnz_per_row, 1, nonlinearity, noise, size_rng
+    )
+    qid = np.repeat(np.arange(n_queries, dtype=np.int64), sizes)
+    relevance = scores[:, 0] + query_effect * label_rng.standard_normal(n_queries)[qid]
+    cut_points = np.quantile(relevance, 1.0 - 0.5 ** np.arange(1, n_levels))
+    y = np.searchsorted(cut_points, relevance, side="right").astype(np.float64)
+    return X, y, qid

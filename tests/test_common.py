@@ -11,7 +11,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skvectorflow
-from skvectorflow import SurvivalExponentialRegressor
+from skvectorflow import SparseMLPRanker, SurvivalExponentialRegressor
 from skvectorflow.survival import make_survival_target
 
 SAMPLE_WEIGHT_REASON = (
@@ -35,6 +35,11 @@ STRUCTURED_TARGET_REASON = (
     "The check fits with a plain numeric y, which a survival estimator rejects by design "
     "(y must say which rows are censored); the same check runs unmarked on "
     "SurvivalOnPlainTarget, which builds the structured target from the check's y."
+)
+
+QUERY_IDS_REASON = (
+    "The check calls fit(X, y) without query ids, which a ranker rejects by design; the same "
+    "check runs unmarked on RankerWithQueriesOfTen, which groups the check's rows into queries."
 )
 
 # The checks that fit with scikit-learn's plain y (read off a run of
@@ -97,6 +102,34 @@ class SurvivalOnPlainTarget(SurvivalExponentialRegressor):
         return super().score(X, plain_to_survival_target(y), sample_weight)
 
 
+class RankerWithQueriesOfTen(SparseMLPRanker):
+    """SparseMLPRanker taking scikit-learn's check data (test only).
+
+    The checks call ``fit(X, y)``, but a ranker needs query ids and
+    non-negative grades: consecutive rows form queries of ten, and the
+    grade is ``|y|`` capped at 64.
+    """
+
+    def fit(self, X, y, qid=None, sample_weight=None):
+        return super().fit(X, *plain_to_ranking_target(X, y, qid), sample_weight=sample_weight)
+
+    def partial_fit(self, X, y, qid=None, sample_weight=None):
+        return super().partial_fit(X, *plain_to_ranking_target(X, y, qid),
+                                   sample_weight=sample_weight)
+
+    def score(self, X, y, qid=None, sample_weight=None):
+        return super().score(X, *plain_to_ranking_target(X, y, qid), sample_weight=sample_weight)
+
+
+def plain_to_ranking_target(X, y, qid):
+    if y is None:
+        return None, qid
+    grades = np.minimum(np.abs(np.asarray(y, dtype=np.float64)), 64.0)
+    if qid is None:
+        qid = np.arange(grades.shape[0]) // 10
+    return grades, qid
+
+
 def expected_failed_checks(estimator):
     failing = {
         "check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_REASON,
@@ -104,11 +137,19 @@ def expected_failed_checks(estimator):
     }
     if type(estimator) is SurvivalExponentialRegressor:
         failing = {**dict.fromkeys(CHECKS_THAT_FIT_WITH_PLAIN_Y, STRUCTURED_TARGET_REASON), **failing}
+    if type(estimator) is SparseMLPRanker:
+        # These three pass without qid: what they assert is settled before
+        # fit asks for it (all-zero weights are rejected first).
+        passing = {"check_all_zero_sample_weights_error", "check_estimator_sparse_array",
+                   "check_estimator_sparse_matrix"}
+        checks = [name for name in CHECKS_THAT_FIT_WITH_PLAIN_Y if name not in passing]
+        failing = {**dict.fromkeys(checks, QUERY_IDS_REASON), **failing}
     return failing
 
 
 @parametrize_with_checks(
-    [cls(random_state=0) for cls in all_estimators()] + [SurvivalOnPlainTarget(random_state=0)],
+    [cls(random_state=0) for cls in all_estimators()]
+    + [SurvivalOnPlainTarget(random_state=0), RankerWithQueriesOfTen(random_state=0)],
     expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
@@ -116,30 +157,35 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 
 def small_problem(estimator_class, seed=0):
+    """X, y and the extra fit arguments of a small problem for ``estimator_class``."""
     rng = np.random.default_rng(seed)
     X = sp.random(300, 40, density=0.15, format="csr", dtype=np.float32, random_state=seed)
     score = X @ rng.normal(size=40)
+    fit_params = {}
     if issubclass(estimator_class, ClassifierMixin):
         y = np.where(score > np.median(score), "yes", "no")
     elif issubclass(estimator_class, SurvivalExponentialRegressor):
         y = make_survival_target(rng.random(300) < 0.7, np.exp(-score))
+    elif issubclass(estimator_class, SparseMLPRanker):
+        y = np.digitize(score, np.quantile(score, [0.5, 0.8])).astype(float)
+        fit_params["qid"] = np.arange(300) // 15
     else:
         y = score
-    return X, y
+    return X, y, fit_params
 
 
 @pytest.mark.parametrize("estimator_class", all_estimators())
 def test_pickle_round_trip_predicts_identically(estimator_class):
-    X, y = small_problem(estimator_class)
-    model = estimator_class(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    X, y, fit_params = small_problem(estimator_class)
+    model = estimator_class(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y, **fit_params)
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
 
 
 @pytest.mark.parametrize("estimator_class", all_estimators())
 def test_predict_from_eight_threads_matches_one(estimator_class):
-    X, y = small_problem(estimator_class, seed=1)
-    model = estimator_class(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y)
+    X, y, fit_params = small_problem(estimator_class, seed=1)
+    model = estimator_class(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y, **fit_params)
     expected = model.predict(X)
     results = [None] * 8
 
@@ -157,9 +203,9 @@ def test_predict_from_eight_threads_matches_one(estimator_class):
 
 @pytest.mark.parametrize("estimator_class", all_estimators())
 def test_bad_parameter_message_names_the_parameter(estimator_class):
-    X, y = small_problem(estimator_class)
+    X, y, fit_params = small_problem(estimator_class)
     with pytest.raises(ValueError, match="'learning_rate_init' parameter"):
-        estimator_class(learning_rate_init=-1.0).fit(X, y)
+        estimator_class(learning_rate_init=-1.0).fit(X, y, **fit_params)
 
 
 @pytest.mark.parametrize("estimator_class", all_estimators())

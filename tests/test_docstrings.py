@@ -8,6 +8,7 @@ import pytest
 PUBLIC_MODULES = [
     "skvectorflow.neural_network",
     "skvectorflow.survival",
+    "skvectorflow.ranking",
     "skvectorflow.datasets",
 ]
 
