@@ -330,3 +330,21 @@ def test_bad_arguments_raise(make, kwargs, error, match):
 def test_bad_output_counts_raise(make, kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make(n_samples=10, n_features=100, **kwargs)
+
+
+def test_make_sparse_survival_censoring_reproducibility_and_errors():
+    from skvectorflow.datasets import make_sparse_survival
+
+    X, y = make_sparse_survival(n_samples=20_000, n_features=500, random_state=0)
+    assert X.shape == (20_000, 500) and y.dtype.names == ("event", "time")
+    assert np.all(y["time"] > 0) and np.all(y["time"] <= 365.0)
+    # The docstring's "about two thirds censored" with the defaults.
+    assert 0.55 < 1 - y["event"].mean() < 0.75
+    again = make_sparse_survival(n_samples=20_000, n_features=500, random_state=0)[1]
+    np.testing.assert_array_equal(again, y)
+    # A larger effect spreads the rates: the log-rate's spread shows in the times of events.
+    _, strong = make_sparse_survival(n_samples=20_000, n_features=500, effect_size=3.0, random_state=0)
+    assert np.std(np.log(strong["time"][strong["event"]])) > np.std(np.log(y["time"][y["event"]]))
+    for name in ("baseline_rate", "follow_up"):
+        with pytest.raises(ValueError, match=name):
+            make_sparse_survival(n_samples=10, n_features=50, **{name: 0.0})
