@@ -517,10 +517,12 @@ class BaseSparseMLP(BaseEstimator):
             permuted = rng.permutation(n_blocks)
             validation_blocks = np.sort(permuted[:n_validation])
             train_blocks = np.sort(permuted[n_validation:])
+            # A block is a contiguous range of units, hence of rows.
             validation_units = np.concatenate(
                 [np.arange(block_bounds[b], block_bounds[b + 1]) for b in validation_blocks])
             validation_rows = np.concatenate(
-                [np.arange(unit_rows[u], unit_rows[u + 1]) for u in validation_units])
+                [np.arange(unit_rows[block_bounds[b]], unit_rows[block_bounds[b + 1]])
+                 for b in validation_blocks])
             X_validation = X[validation_rows]
             validation_csr = as_engine_csr(X_validation)
             validation_targets = targets[validation_rows]
