@@ -55,16 +55,12 @@ name, ``.md``), with the command, date, CPU, core count and library versions.
 import argparse
 import contextlib
 import ctypes
-import datetime
 import gc
 import io
-import json
 import math
 import os
-import platform
 import re
 import resource
-import shlex
 import sys
 import time
 import warnings
@@ -72,14 +68,19 @@ from pathlib import Path
 
 import numba
 import numpy as np
-import scipy
-import sklearn
 from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import log_loss, roc_auc_score
 
-import skvectorflow
+from benchmarks.reporting import (
+    describe_machine,
+    markdown_context,
+    markdown_table,
+    run_metadata,
+    text_table,
+    write_report,
+)
 from skvectorflow import SparseMLPClassifier
 from skvectorflow.datasets import make_sparse_classification
 
@@ -313,18 +314,6 @@ def _maxrss_kib():
     return peak // 1024 if sys.platform == "darwin" else peak  # bytes on macOS
 
 
-def _cpu_model():
-    """The CPU's model name from /proc/cpuinfo, or what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 _EPOCH_SECONDS = re.compile(r"^Epoch 1: .*, ([0-9.]+) s$", re.MULTILINE)
 
 
@@ -519,30 +508,14 @@ def _cells(result):
 
 def format_table(results):
     """The results as an aligned text table (first column left-aligned)."""
-    header = [title for title, _, _ in COLUMNS]
-    rows = [_cells(r) for r in results]
-    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
-
-    def line(cells):
-        return "  ".join([cells[0].ljust(widths[0])]
-                         + [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)])
-
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+    return text_table([title for title, _, _ in COLUMNS], [_cells(r) for r in results], n_left=1)
 
 
 def format_markdown(report):
     """The report as Markdown: context, then the results table."""
-    meta = report["meta"]
     data = report["data"]
-    header = [title for title, _, _ in COLUMNS]
-    align = [":--"] + ["--:"] * (len(header) - 1)
     lines = [
-        "# skvectorflow engine speed: one epoch",
-        "",
-        f"- command: `{meta['command']}`",
-        f"- date: {meta['date']}",
-        f"- CPU: {meta['cpu_model']}, {meta['cpu_count']} cores",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        *markdown_context("skvectorflow engine speed: one epoch", report["meta"]),
         (f"- data: `{data['generator']}`; {data['n_train']:,} training rows "
          f"({data['nnz_train']:,} non-zeros), {data['n_test']:,} held out; made in "
          f"{data['generation_s']:.1f} s"),
@@ -553,34 +526,14 @@ def format_markdown(report):
          "of ns/nnz (lower is faster)"),
         f"- peak RSS: {report['memory_method']}",
         "",
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join(align) + " |",
+        *markdown_table([title for title, _, _ in COLUMNS],
+                        [_cells(r) for r in report["results"]], n_left=1),
     ]
-    for result in report["results"]:
-        lines.append("| " + " | ".join(_cells(result)) + " |")
     return "\n".join(lines) + "\n"
 
 
 def _metadata(argv):
-    command = "python -m benchmarks.engine_speed" + (
-        " " + shlex.join(argv) if argv else "")
-    return {
-        "command": command,
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "versions": {
-            "python": platform.python_version(),
-            "skvectorflow": skvectorflow.__version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__,
-            "numba": numba.__version__,
-        },
-        "environment": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS")
-                        if k in os.environ},
-    }
+    return run_metadata("benchmarks.engine_speed", argv)
 
 
 def main(argv=None):
@@ -615,20 +568,13 @@ def main(argv=None):
         parser.error(f"--n-samples must be at least {5 * WARMUP_ROWS}, got {args.n_samples}")
 
     report = {"meta": _metadata(argv)}
-    meta = report["meta"]
-    print(f"{meta['cpu_model']}, {meta['cpu_count']} cores; "
-          + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()), flush=True)
+    print(describe_machine(report["meta"]), flush=True)
     report.update(run_benchmark(args.n_samples, args.threads, args.repeat,
                                 log=lambda text: print(text, flush=True)))
 
     print()
     print(format_table(report["results"]))
-    output = args.output
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    markdown = output.with_suffix(".md")
-    markdown.write_text(format_markdown(report))
-    print(f"\nwrote {output} and {markdown}")
+    write_report(report, args.output, format_markdown(report))
     return 0
 
 

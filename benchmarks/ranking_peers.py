@@ -70,27 +70,28 @@ Results: the table on stdout, JSON at ``--output`` (by default
 
 import argparse
 import contextlib
-import datetime
 import gc
 import io
-import json
-import os
-import platform
-import shlex
 import sys
 import time
 import warnings
 from pathlib import Path
 
-import numba
 import numpy as np
-import scipy
 import sklearn
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import Ridge
 
 import skvectorflow
-from benchmarks.engine_speed import PeakMemory, _cpu_model, _positive_int
+from benchmarks.engine_speed import PeakMemory, _positive_int
+from benchmarks.reporting import (
+    describe_machine,
+    markdown_context,
+    markdown_table,
+    run_metadata,
+    text_table,
+    write_report,
+)
 from skvectorflow import SparseMLPRanker
 from skvectorflow.datasets import make_sparse_ranking
 from skvectorflow.ranking import group_by_query, mean_ndcg
@@ -524,15 +525,7 @@ def _cells(result):
 
 def format_table(results):
     """The results as an aligned text table (first two columns left-aligned)."""
-    header = [title for title, _, _ in COLUMNS]
-    rows = [_cells(r) for r in results]
-    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
-
-    def line(cells):
-        return "  ".join([c.ljust(w) for c, w in zip(cells[:2], widths[:2], strict=True)]
-                         + [c.rjust(w) for c, w in zip(cells[2:], widths[2:], strict=True)])
-
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows)])
+    return text_table([title for title, _, _ in COLUMNS], [_cells(r) for r in results], n_left=2)
 
 
 def _summary_lines(report):
@@ -558,48 +551,19 @@ def _summary_lines(report):
 
 def format_markdown(report):
     """The report as Markdown: context, then the results table."""
-    meta = report["meta"]
-    header = [title for title, _, _ in COLUMNS]
-    align = [":--", ":--"] + ["--:"] * (len(header) - 2)
     lines = [
-        "# Learning to rank: skvectorflow against Ridge and LightGBM",
-        "",
-        f"- command: `{meta['command']}`",
-        f"- date: {meta['date']}; wall time {meta.get('wall_s', 0):.0f} s",
-        f"- CPU: {meta['cpu_model']}, {meta['cpu_count']} cores",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        *markdown_context("Learning to rank: skvectorflow against Ridge and LightGBM", report["meta"]),
         *[f"- {line}" for line in _summary_lines(report)],
         "",
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join(align) + " |",
+        *markdown_table([title for title, _, _ in COLUMNS],
+                        [_cells(r) for r in report["results"]], n_left=2),
     ]
-    for result in report["results"]:
-        lines.append("| " + " | ".join(_cells(result)) + " |")
     return "\n".join(lines) + "\n"
 
 
 def _metadata(argv):
-    versions = {
-        "python": platform.python_version(),
-        "skvectorflow": skvectorflow.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "numba": numba.__version__,
-    }
-    if lightgbm is not None:
-        versions["lightgbm"] = lightgbm.__version__
-    return {
-        "command": "python -m benchmarks.ranking_peers" + (" " + shlex.join(argv) if argv else ""),
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "versions": versions,
-        "environment": {k: os.environ[k] for k in
-                        ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                         "MKL_NUM_THREADS") if k in os.environ},
-    }
+    peers = {} if lightgbm is None else {"lightgbm": lightgbm.__version__}
+    return run_metadata("benchmarks.ranking_peers", argv, peers)
 
 
 def main(argv=None):
@@ -647,8 +611,7 @@ def main(argv=None):
     started = time.perf_counter()
     report = {"meta": _metadata(argv)}
     meta = report["meta"]
-    print(f"{meta['cpu_model']}, {meta['cpu_count']} cores; "
-          + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()), flush=True)
+    print(describe_machine(meta), flush=True)
     report.update(run_benchmark(args.n_queries, args.docs_per_query, args.n_features,
                                 args.nnz_per_row, args.threads, args.lgbm_budget,
                                 not args.skip_lgbm_defaults,
@@ -661,12 +624,7 @@ def main(argv=None):
     for line in _summary_lines(report):
         print("- " + line.replace("`", ""))
     print(f"- wall time {meta['wall_s']:.0f} s")
-    output = args.output
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=2) + "\n")
-    markdown = output.with_suffix(".md")
-    markdown.write_text(format_markdown(report))
-    print(f"\nwrote {output} and {markdown}")
+    write_report(report, args.output, format_markdown(report))
     return 0
 
 
