@@ -312,3 +312,14 @@ def test_make_sparse_ranking_shapes_and_grades():
     with pytest.raises(ValueError, match="n_levels must be >= 2"):
         make_sparse_ranking(n_levels=1)
     assert sp.issparse(X) and X.dtype == np.float32
+
+
+def test_metric_and_label_limits_are_clear_errors():
+    with pytest.raises(ValueError, match="at most 64"):
+        mean_ndcg([100.0, 0.0], [0.1, 0.2], qid=[0, 0])
+    with pytest.raises(ValueError, match="y_score contains NaN"):
+        mean_ndcg([1.0, 0.0], [np.nan, 0.2], qid=[0, 0])
+    with pytest.raises(ValueError, match="k must be a positive integer or None"):
+        mean_ndcg([1.0, 0.0], [0.1, 0.2], qid=[0, 0], k=0)
+    with pytest.raises(ValueError, match="y_true has 2 values but y_score has 3"):
+        mean_ndcg([1.0, 0.0], [0.1, 0.2, 0.3], qid=[0, 0])

@@ -453,3 +453,8 @@ def test_hot_rows_do_not_overflow_into_nan():
         model = SurvivalExponentialRegressor(optimizer="adagrad", learning_rate_init=1.0,
                                              max_iter=3, random_state=0).fit(X, y)
     assert np.all(np.isfinite(model.predict_rate(X)))
+
+
+def test_make_survival_target_needs_two_field_names():
+    with pytest.raises(ValueError, match="event_name and time_name must differ"):
+        make_survival_target([True], [1.0], event_name="t", time_name="t")
