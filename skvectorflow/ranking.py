@@ -220,8 +220,8 @@ class SparseMLPRanker(BaseSparseMLP):
         of each pair of documents with different labels.  ``'lambdarank'``:
         the same pairs, each weighted by ``|delta NDCG|``, the change of the
         query's NDCG if the two documents swapped places.  ``'softmax'``:
-        cross-entropy between the softmax of the scores and the labels
-        normalised to sum to one (listwise).
+        cross-entropy between the softmax of the scores and the softmax
+        of the labels in base 2, ``2**label / sum(2**label)`` (listwise).
 {NETWORK_PARAMETERS_DOC}{_RANKER_LOSS_CALLBACK_PARAMETER}{TRAINING_PARAMETERS_DOC}
     max_pairs_per_query : int or None, default=10_000
         Largest number of pairs a pair loss uses per query and epoch; a

@@ -90,14 +90,24 @@ def test_lambdarank_weights_pairs_by_the_ndcg_change_of_a_swap():
     assert value == pytest.approx(3 * expected)
 
 
-def test_softmax_loss_is_the_cross_entropy_against_the_label_distribution():
+def test_softmax_loss_is_the_cross_entropy_against_the_base_2_label_distribution():
     scores = np.array([1.0, 0.0, -0.5])
     labels = np.array([3.0, 1.0, 0.0])
     log_p = scores - np.log(np.sum(np.exp(scores)))
-    expected = -np.sum(labels / labels.sum() * log_p)
+    target = np.array([8.0, 2.0, 1.0]) / 11.0  # 2**label / sum(2**label)
+    expected = -np.sum(target * log_p)
     value, grad = evaluate_query_loss(objectives.RANK_SOFTMAX, scores, labels, np.ones(3))
     assert value == pytest.approx(3 * expected)
-    np.testing.assert_allclose(grad, 3 * (np.exp(log_p) - labels / labels.sum()))
+    np.testing.assert_allclose(grad, 3 * (np.exp(log_p) - target), rtol=1e-6)
+
+
+def test_softmax_loss_stays_finite_for_large_labels_and_scores():
+    scores = np.array([300.0, -300.0, 0.0])
+    labels = np.array([1000.0, 999.0, 0.0])
+    value, grad = evaluate_query_loss(objectives.RANK_SOFTMAX, scores, labels, np.ones(3))
+    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    # Target shares 2/3, 1/3, 0; the scores put all mass on the first document.
+    np.testing.assert_allclose(grad, 3 * np.array([1 / 3, -1 / 3, 0.0]), atol=1e-6)
 
 
 @pytest.mark.parametrize("loss", sorted(LOSS_CODES))

@@ -11,9 +11,12 @@ the gradient of every score.  Three losses are built in:
     query's NDCG if documents ``i`` and ``j`` swapped places in the current
     ranking (gain ``2**label - 1``, discount ``1 / log2(1 + position)``, over
     the whole list).
-*softmax* (listwise cross-entropy)
-    ``-sum_i q_i log softmax(s)_i`` with the label distribution
-    ``q_i = label_i / sum(label)``.
+*softmax* (listwise cross-entropy, ListNet's top-one form)
+    ``-sum_i q_i log softmax(s)_i`` against the label distribution
+    ``q_i = 2**label_i / sum_j 2**label_j``, the softmax of the labels in
+    base 2: each grade doubles a document's share, as it doubles NDCG's
+    gain ``2**label - 1`` plus one, and a document of grade 0 keeps a share
+    instead of being pushed towards minus infinity.
 
 Scale.  Pair losses are averaged over the query's pairs (weighted by
 ``|delta NDCG|`` for lambdarank) and the softmax loss is per query; each is
@@ -126,18 +129,22 @@ def _discount(position):
 
 @numba.njit(nogil=True, cache=True)
 def _softmax_loss(scores, labels, grad, n, scale):
-    label_sum = 0.0
-    largest = scores[0]
+    # Both distributions are shifted by their largest exponent, so neither
+    # overflows whatever the scores and labels.
+    largest_score = scores[0]
+    largest_label = labels[0]
     for i in range(n):
-        label_sum += labels[i]
-        largest = max(largest, scores[i])
-    norm = 0.0
+        largest_score = max(largest_score, scores[i])
+        largest_label = max(largest_label, labels[i])
+    score_norm = 0.0
+    label_norm = 0.0
     for i in range(n):
-        norm += math.exp(scores[i] - largest)
-    log_norm = largest + math.log(norm)
+        score_norm += math.exp(scores[i] - largest_score)
+        label_norm += math.pow(2.0, labels[i] - largest_label)
+    log_norm = largest_score + math.log(score_norm)
     loss = 0.0
     for i in range(n):
-        share = labels[i] / label_sum
+        share = math.pow(2.0, labels[i] - largest_label) / label_norm
         loss += share * (log_norm - scores[i])
         grad[i] = scale * (math.exp(scores[i] - log_norm) - share)
     return scale * loss
