@@ -124,6 +124,15 @@ class _ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default in its help, unless the default is "not given"."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, (), []) or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _CommandError(Exception):
     """A failure a command reports as one line on stderr, with an exit status.
 
@@ -800,7 +809,7 @@ def _build_parser():
     for command in _COMMANDS:
         sub = commands.add_parser(command.name, help=command.summary,
                                   description=command.description,
-                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                  formatter_class=_HelpFormatter)
         command.add_arguments(sub)
         sub.set_defaults(handler=command.run)
     return parser
