@@ -9,14 +9,16 @@ for 1, 2, ... threads (up to the cores of the machine that runs it) for
 three networks: a linear model, an MLP with one small hidden layer, and one
 with two wide dense layers.
 
-Two things limit the speed-up. The input layer is a large table whose rows
-are touched only where a row has non-zeros: threads rarely meet there, but
-every access is a cache miss, so once the threads together saturate the
-memory system, more threads do not help. Dense layers, by contrast, are
-read and written by *every* row: with wide dense layers the threads fight
-over the same cache lines, and scaling flattens sooner. The documentation
-is built on a 2-core machine, so its figure shows only 1 and 2 threads;
-run the script on a larger machine to see the curves bend.
+The more arithmetic a row costs, the better it scales. The input layer is
+a large table whose rows are touched only where a row has non-zeros:
+threads rarely meet there, but nearly every access is a cache miss, so a
+linear model, which does little else, is bound by the memory system, and
+once the threads together saturate it, more threads do not help. Hidden
+layers add arithmetic per row, which spreads over cores; but dense layers
+are read and written by *every* row, so with more threads their updates
+contend for the same cache lines and the speed-up flattens. The
+documentation is built on a 2-core machine, so its figure shows only 1 and
+2 threads; run the script on a larger machine to see the curves bend.
 """
 
 import os
@@ -92,9 +94,10 @@ plt.show()
 # ------------------
 # * On a shared or small machine the ratio moves from run to run by 10-20%:
 #   compare curves from one run.
-# * The linear model moves the least data per non-zero and is the first to
-#   hit the memory system's limit; the wide MLP does the most arithmetic per
-#   row but shares its dense layers among all threads.
+# * The linear model does the least arithmetic per byte it moves and gains
+#   least from more threads; the MLPs' extra arithmetic spreads over the
+#   cores, until their shared dense layers' updates contend with one another
+#   (``batch_size > 1`` makes those updates less frequent).
 # * Threads beyond the physical cores (hyper-threads) rarely help a
 #   memory-bound loop. ``n_jobs=None`` leaves the choice to
 #   ``joblib.parallel_config``, and ``OMP_NUM_THREADS`` caps it, which is

@@ -64,8 +64,8 @@ for name, model in models.items():
 # ---------------
 # ``loss_curve_`` is the mean training loss of each epoch and
 # ``validation_scores_`` the accuracy on the held-out 10%. The training loss
-# keeps falling; the validation score of the MLP peaks early and then
-# declines. Most columns are rare, and the 16 input weights of a rare column
+# keeps falling, while the validation score peaks within an epoch or two and
+# then declines, much faster for the MLP. Most columns are rare, and the 16 input weights of a rare column
 # memorise its few rows: on sparse data an MLP over-fits by the epoch, which
 # is why early stopping (or one or two epochs on plenty of rows) is the
 # normal way to train one. At this size (a few rows per column) the linear
