@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # document this checkout, installed or not
 
-import skvectorflow  # noqa: E402
+import skvectorflow
 
 # The examples read this to pick their small "documentation" sizes, so that
 # the whole gallery runs in a few minutes on a 2-core CI machine; run alone,

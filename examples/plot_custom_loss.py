@@ -139,8 +139,8 @@ def exponential_survival_nll(pred, target, weight, grad):
 
 X, y = make_sparse_survival(n_samples=N_SAMPLES, n_features=2**16, random_state=0)
 X_train, X_test, y_train, y_test = X[:n_train], X[n_train:], y[:n_train], y[n_train:]
-params = dict(hidden_layer_sizes=(), learning_rate_init=0.05, max_iter=5, tol=None, n_jobs=-1,
-              random_state=0)
+params = {"hidden_layer_sizes": (), "learning_rate_init": 0.05, "max_iter": 5, "tol": None,
+          "n_jobs": -1, "random_state": 0}
 callback_model = SparseMLPRegressor(loss_callback=exponential_survival_nll, **params)
 callback_model.fit(X_train, np.column_stack([y_train["time"], y_train["event"]]))
 builtin_model = SurvivalExponentialRegressor(**params).fit(X_train, y_train)

@@ -10,11 +10,19 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import dump_svmlight_file
 
-from skvectorflow import (SparseMLPClassifier, SparseMLPRanker, SparseMLPRegressor,
-                          SurvivalExponentialRegressor)
+from skvectorflow import (
+    SparseMLPClassifier,
+    SparseMLPRanker,
+    SparseMLPRegressor,
+    SurvivalExponentialRegressor,
+)
 from skvectorflow.__main__ import main
-from skvectorflow.datasets import (make_sparse_classification, make_sparse_ranking,
-                                   make_sparse_regression, make_sparse_survival)
+from skvectorflow.datasets import (
+    make_sparse_classification,
+    make_sparse_ranking,
+    make_sparse_regression,
+    make_sparse_survival,
+)
 from skvectorflow.survival import make_survival_target
 
 N_FEATURES = 300
@@ -71,7 +79,7 @@ def files_by_model(tmp_path_factory, classification_files):
 
 
 def test_train_then_predict_subprocess(classification_files, tmp_path):
-    folder, X, y = classification_files
+    folder, X, _ = classification_files
     model_path = tmp_path / "model.joblib"
     result = _run("train", folder / "train.svm", "--model", "mlp-classifier", "--hidden", "8",
                   "--epochs", "2", "--n-jobs", "1", "--test", folder / "test.svm",
@@ -119,7 +127,7 @@ def test_every_model_trains_scores_and_predicts(model_name, estimator_class, fil
     assert isinstance(model, estimator_class)
     assert main(["predict", str(model_path), str(data)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == sum(1 for _ in open(data))
+    assert len(lines) == len(data.read_text().splitlines())
     assert all(np.isfinite(float(line)) for line in lines)
 
 
@@ -140,7 +148,7 @@ def test_survival_labels_are_signed_times(files_by_model, tmp_path, capsys):
 
 
 def test_ranker_validation_holds_out_whole_queries(files_by_model, tmp_path, capsys):
-    data, qid = files_by_model["ranker"]
+    data, _ = files_by_model["ranker"]
     assert main(["train", str(data), "--model", "ranker", "--epochs", "1", "-q",
                  "--validation-fraction", "0.3", "-o", str(tmp_path / "r.joblib")]) == 0
     out = capsys.readouterr().out
