@@ -609,6 +609,10 @@ def _run_train(args):
             print(message, flush=True)
 
     estimator = _estimator_from_flags(args, kind)
+    # Checked now, not after a long fit.
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise _CommandError(f"cannot write the model to {args.output}: no folder {folder}")
     X, labels, qid = _read(args.data, needs_qid, args.n_features, say)
     y = kind.target_from_labels(labels, args.data)
     if args.test is not None:

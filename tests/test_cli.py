@@ -244,6 +244,9 @@ def test_missing_files(tmp_path, classification_files):
     result = _run("train", folder / "train.svm", "--test", tmp_path / "nope.svm",
                   "-o", tmp_path / "m.joblib")
     _assert_one_line_error(result, "nope.svm: no such file")
+    result = _run("train", folder / "train.svm", "-o", tmp_path / "no" / "m.joblib")
+    _assert_one_line_error(result, "cannot write the model to", "no folder")
+    assert "Epoch" not in result.stdout  # refused before training
 
 
 def test_model_file_that_is_not_ours(tmp_path, classification_files):

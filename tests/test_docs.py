@@ -33,7 +33,12 @@ def _listed_in_api_reference():
 
 @pytest.mark.parametrize("module_name", _public_modules())
 def test_every_public_name_is_in_the_api_reference(module_name):
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:  # a module over an optional extra (dask, say)
+        if exc.name.split(".")[0] == "skvectorflow":
+            raise
+        pytest.skip(f"{module_name} needs {exc.name}, not installed")
     public = getattr(module, "__all__", None)
     assert public, f"{module_name} has no __all__"
     missing = sorted(set(public) - _listed_in_api_reference())
