@@ -102,11 +102,12 @@ def _read_svmlight(path, query_id):
     try:
         loaded = load_svmlight_file(path, dtype=np.float32, zero_based=True,
                                     query_id=query_id)
-    except (ValueError, UnicodeDecodeError, EOFError, OSError, zlib.error) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a corrupt archive
+        raise DataFileError(f"{path}: cannot be read ({_reason(exc)})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
         where = _first_malformed_line(path)
         if where is None:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise DataFileError(f"{path}: not a svmlight/libsvm file ({reason})") from None
+            raise DataFileError(f"{path}: not a svmlight/libsvm file ({_reason(exc)})") from None
         line_number, reason = where
         raise DataFileError(f"{path}, line {line_number}: {reason}") from None
     X, y = loaded[0], loaded[1]
@@ -189,15 +190,10 @@ def _data_lines(path):
 
 def _first_malformed_line(path):
     """``(line_number, reason)`` of the first line the svmlight grammar rejects, or None."""
-    try:
-        for line_number, tokens in _data_lines(path):
-            reason = _line_problem(tokens)
-            if reason is not None:
-                return line_number, reason
-    except UnicodeDecodeError:
-        return None
-    except (OSError, EOFError, zlib.error) as exc:
-        return 1, f"cannot be read ({exc})"
+    for line_number, tokens in _data_lines(path):
+        reason = _line_problem(tokens)
+        if reason is not None:
+            return line_number, reason
     return None
 
 
@@ -208,7 +204,7 @@ def _line_problem(tokens):
     except UnicodeDecodeError:
         return "not text (a binary file?)"
     if not _is_float(label):
-        return f"the label {label!r} is not a number"
+        return f"the label {_shown(label)} is not a number"
     features = tokens[1:]
     if features and _QID.match(features[0].decode("ascii", "replace")):
         features = features[1:]
@@ -216,15 +212,26 @@ def _line_problem(tokens):
     for token in features:
         text = token.decode("ascii", "replace")
         if text.startswith("qid:"):
-            return f"{text!r}: qid must come right after the label"
+            return f"{_shown(text)}: qid must come right after the label"
         column, sep, value = text.partition(":")
         if not sep or not column.isdigit() or not _is_float(value):
-            return f"{text!r} is not '<column>:<value>' (a non-negative integer and a number)"
+            return f"{_shown(text)} is not '<column>:<value>' (a non-negative integer and a number)"
         if int(column) <= previous:
             return (f"column {column} after column {previous}: the columns of a line must be "
                     "sorted and unique")
         previous = int(column)
     return None
+
+
+def _shown(text, limit=40):
+    """``repr`` of a token, cut to ``limit`` characters for a one-line message."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _reason(exc):
+    """The first line of an exception's message, at most 200 characters."""
+    text = (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).splitlines()[0]
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _is_float(text):

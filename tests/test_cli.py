@@ -299,3 +299,41 @@ def test_proba_needs_a_probabilistic_classifier(files_by_model, tmp_path, capsys
                  "-o", str(path)]) == 0
     result = _run("predict", path, data, "--proba")
     _assert_one_line_error(result, "--proba: only classifiers predict probabilities", status=2)
+
+
+def test_binary_and_corrupt_data_files(tmp_path):
+    rng = np.random.default_rng(0)
+    binary = tmp_path / "noise.svm"
+    binary.write_bytes(rng.integers(0, 256, 300, dtype=np.uint8).tobytes())
+    result = _run("train", binary, "-o", tmp_path / "m.joblib")
+    _assert_one_line_error(result, "noise.svm")
+    assert len(result.stderr) < 400
+    corrupt = tmp_path / "data.svm.gz"
+    corrupt.write_bytes(b"not gzip at all")
+    result = _run("train", corrupt, "-o", tmp_path / "m.joblib")
+    _assert_one_line_error(result, "data.svm.gz: cannot be read")
+
+
+@pytest.mark.parametrize("arrays, fragment", [
+    ({"data": [1.0], "indices": [0], "indptr": [0, 1], "shape": [1, 3]}, "missing array(s) y"),
+    ({"data": [1.0], "indices": [5], "indptr": [0, 1], "shape": [1, 3], "y": [1.0]},
+     "not a valid CSR matrix"),
+    ({"data": [1.0], "indices": [0], "indptr": [0, 1], "shape": [1, 3], "y": [1.0, 0.0]},
+     "y must hold one number a row (1 rows)"),
+])
+def test_malformed_npz(arrays, fragment, tmp_path, capsys):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **{key: np.asarray(value) for key, value in arrays.items()})
+    assert main(["train", str(path), "-o", str(tmp_path / "m.joblib")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "bad.npz: " in err and fragment in err, err
+
+
+def test_npz_ranking_file_reads_qid(tmp_path, capsys):
+    X, y, qid = make_sparse_ranking(n_queries=20, docs_per_query=5, n_features=N_FEATURES,
+                                    random_state=4)
+    path = tmp_path / "rank.npz"
+    np.savez(path, data=X.data, indices=X.indices, indptr=X.indptr, shape=X.shape, y=y, qid=qid)
+    assert main(["train", str(path), "--model", "ranker", "--epochs", "1",
+                 "-o", str(tmp_path / "r.joblib")]) == 0
+    assert "20 queries" in capsys.readouterr().out
