@@ -11,28 +11,71 @@ Commands
     held-out ROC AUC, log-loss and accuracy with the training speed of each.
     The Numba kernels are compiled (or loaded from Numba's cache) by a tiny
     warm-up fit first, so the reported fit times exclude compilation.
+``train``
+    Read a svmlight/libsvm or ``.npz`` file, fit one estimator chosen by
+    ``--model`` with parameters from flags, print per-epoch progress and,
+    if asked (``--test FILE`` or ``--validation-fraction F``), held-out
+    scores, and write the fitted estimator with :func:`joblib.dump`.
+``predict``
+    Load a model written by ``train`` and write one prediction a row of a
+    data file, to stdout or ``--output``.
+
+Survival targets in a file are *signed times*: a positive label is the time
+of an observed event, a negative label ``-t`` a row censored at time ``t``.
+Ranking files give each row's query as ``qid:<query>`` after the label.
+Errors (a missing file, a malformed line, a file that is not a model) are
+one line on stderr and a non-zero exit status: 2 for a bad command line, 1
+for anything else.
 
 The same command line is installed as the ``skvectorflow`` console script
-(``skvectorflow demo``), which calls :func:`main`.
+(``skvectorflow demo``), which calls :func:`main`.  A new command is a
+function adding its flags, a function running it, and one line in
+``_COMMANDS``.
 
 Examples
 --------
 A quick run on a small problem::
 
     python -m skvectorflow demo --n-samples 20000 --n-features 65536 --epochs 1
+
+Train an MLP on a libsvm file, score it on another, and predict::
+
+    python -m skvectorflow train train.svm --model mlp-classifier --hidden 16 \\
+        --epochs 2 --test test.svm --output model.joblib
+    python -m skvectorflow predict model.joblib new.svm --output predictions.txt
 """
 
 import argparse
+import ast
+import io
+import os
 import sys
 import time
+from typing import NamedTuple
 
 import joblib
 import numpy as np
-from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    log_loss,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
+from sklearn.utils.validation import check_is_fitted
 
-from . import SparseMLPClassifier, __version__
+from . import (
+    SparseMLPClassifier,
+    SparseMLPRanker,
+    SparseMLPRegressor,
+    SurvivalExponentialRegressor,
+    __version__,
+)
 from ._base import effective_n_threads
+from ._datafiles import DataFileError, line_of_row, read_data_file
 from .datasets import make_sparse_classification
+from .survival import make_survival_target, mean_exponential_nll
 
 __all__ = ["main"]
 
@@ -61,6 +104,8 @@ _LINEAR_LEARNING_RATE = 0.5
 _MLP_LEARNING_RATE = 0.2
 
 
+
+
 class _ArgumentParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr (no usage block).
 
@@ -77,6 +122,32 @@ class _ArgumentParser(argparse.ArgumentParser):
             What was wrong with the command line.
         """
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default in its help, unless the default is "not given"."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, (), []) or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _CommandError(Exception):
+    """A failure a command reports as one line on stderr, with an exit status.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong, naming the file, line or flag at fault.
+    status : int, default=1
+        Exit status: 2 for a bad command line (the message then ends with
+        "(see --help)"), 1 for bad data or a failed run.
+    """
+
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.status = status
 
 
 def _int_at_least(minimum):
@@ -126,50 +197,6 @@ def _nonzero_int(text):
             "must not be 0 (use -1 for all cores, or a positive number of threads)"
         )
     return value
-
-
-def _build_parser():
-    """The command-line parser, with one sub-parser per command.
-
-    Returns
-    -------
-    parser : argparse.ArgumentParser
-    """
-    parser = _ArgumentParser(
-        prog="skvectorflow",
-        description=(
-            "scikit-learn estimators for very sparse, very high-dimensional data, "
-            "trained by Hogwild SGD on every core."
-        ),
-    )
-    parser.add_argument("--version", action="version", version=f"skvectorflow {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    demo = commands.add_parser(
-        "demo",
-        help="train a linear model and an MLP on synthetic sparse data and compare them",
-        description=(
-            "Make a synthetic sparse binary classification problem, hold out 20% of it, "
-            "train a linear model (logistic regression, AdaGrad) and an MLP with 16 ReLU "
-            "units (AdaGrad), and print held-out ROC AUC, log-loss, accuracy and "
-            "training speed."
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    demo.add_argument("--n-samples", type=_int_at_least(_MIN_SAMPLES), default=1_000_000, metavar="N",
-                      help="rows of the synthetic data set")
-    demo.add_argument("--n-features", type=_int_at_least(1), default=2**20, metavar="N",
-                      help="columns of the synthetic data set")
-    demo.add_argument("--nnz-per-row", type=_int_at_least(1), default=30, metavar="K",
-                      help="non-zeros in every row (at most --n-features)")
-    demo.add_argument("--epochs", type=_int_at_least(1), default=1, metavar="E",
-                      help="passes over the training rows, for each model")
-    demo.add_argument("--n-jobs", type=_nonzero_int, default=-1, metavar="J",
-                      help="training threads; -1 means all cores")
-    demo.add_argument("--random-state", type=_int_at_least(0), default=0, metavar="SEED",
-                      help="seed of the data, the split and the models")
-    demo.set_defaults(handler=_run_demo)
-    return parser
 
 
 def _format_table(header, rows):
@@ -233,6 +260,10 @@ def _run_demo(args):
     status : int
         0 on success.
     """
+    if args.nnz_per_row > args.n_features:
+        raise _CommandError(
+            f"argument --nnz-per-row: must be at most --n-features ({args.n_features}), "
+            f"got {args.nnz_per_row} (see --help)", status=2)
     n_threads = effective_n_threads(args.n_jobs)
     print(f"skvectorflow {__version__} demo: binary classification on synthetic sparse data",
           flush=True)
@@ -307,6 +338,492 @@ def _run_demo(args):
     return 0
 
 
+def _add_demo_arguments(demo):
+    """Add the flags of ``demo`` to its parser.
+
+    Parameters
+    ----------
+    demo : argparse.ArgumentParser
+    """
+    demo.add_argument("--n-samples", type=_int_at_least(_MIN_SAMPLES), default=1_000_000, metavar="N",
+                      help="rows of the synthetic data set")
+    demo.add_argument("--n-features", type=_int_at_least(1), default=2**20, metavar="N",
+                      help="columns of the synthetic data set")
+    demo.add_argument("--nnz-per-row", type=_int_at_least(1), default=30, metavar="K",
+                      help="non-zeros in every row (at most --n-features)")
+    demo.add_argument("--epochs", type=_int_at_least(1), default=1, metavar="E",
+                      help="passes over the training rows, for each model")
+    demo.add_argument("--n-jobs", type=_nonzero_int, default=-1, metavar="J",
+                      help="training threads; -1 means all cores")
+    demo.add_argument("--random-state", type=_int_at_least(0), default=0, metavar="SEED",
+                      help="seed of the data, the split and the models")
+
+
+# ---- train and predict --------------------------------------------------------
+
+def _classification_scores(model, X, y, qid):
+    """Accuracy, and log-loss and ROC AUC where they are defined."""
+    scores = [("accuracy", accuracy_score(y, model.predict(X)))]
+    known = np.isin(y, model.classes_).all()
+    if model.loss == "log_loss" and known:
+        proba = model.predict_proba(X)
+        scores.append(("log-loss", log_loss(y, proba, labels=model.classes_)))
+        if model.classes_.shape[0] == 2 and np.unique(y).shape[0] == 2:
+            scores.append(("ROC AUC", roc_auc_score(y, proba[:, 1])))
+    return scores
+
+
+def _regression_scores(model, X, y, qid):
+    """R^2 and root mean squared error."""
+    predicted = model.predict(X)
+    return [("R^2", r2_score(y, predicted)),
+            ("RMSE", float(np.sqrt(mean_squared_error(y, predicted))))]
+
+
+def _survival_scores(model, X, y, qid):
+    """Harrell's concordance index and the mean exponential negative log-likelihood."""
+    return [("C-index", model.score(X, y)),
+            ("mean NLL", mean_exponential_nll(y, model.predict(X)))]
+
+
+def _ranking_scores(model, X, y, qid):
+    """Mean NDCG at the ranker's ``eval_at``."""
+    return [(f"NDCG@{model.eval_at}", model.score(X, y, qid=qid))]
+
+
+def _labels_as_is(labels, path):
+    """Targets of classifiers, regressors and rankers: the labels themselves."""
+    return labels
+
+
+def _signed_times_as_survival(labels, path):
+    """Survival target from signed times: ``t > 0`` an event at ``t``, ``-t`` censored at ``t``.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_samples,)
+        The file's labels.
+    path : str
+        The file, to name it (and the line) when a label is 0.
+
+    Returns
+    -------
+    y : structured ndarray of shape (n_samples,)
+        As :func:`skvectorflow.survival.make_survival_target` makes it.
+    """
+    zero = np.flatnonzero(labels == 0)
+    if zero.size:
+        line = line_of_row(path, int(zero[0]))
+        where = f"line {line}" if line is not None else f"row {zero[0]}"
+        raise _CommandError(
+            f"{path}, {where}: survival label 0; labels are signed times (t > 0: an event "
+            "at time t; -t: censored at time t), so 0 is neither")
+    return make_survival_target(labels > 0, np.abs(labels))
+
+
+class _ModelKind(NamedTuple):
+    """What ``train`` needs to know about one ``--model`` choice."""
+
+    estimator: type
+    needs_qid: bool
+    target_from_labels: object
+    held_out_scores: object
+
+
+_MODEL_KINDS = {
+    "mlp-classifier": _ModelKind(SparseMLPClassifier, False, _labels_as_is,
+                                 _classification_scores),
+    "mlp-regressor": _ModelKind(SparseMLPRegressor, False, _labels_as_is, _regression_scores),
+    "survival": _ModelKind(SurvivalExponentialRegressor, False, _signed_times_as_survival,
+                           _survival_scores),
+    "ranker": _ModelKind(SparseMLPRanker, True, _labels_as_is, _ranking_scores),
+}
+
+
+def _hidden_layer_sizes(text):
+    """Parse ``--hidden``: comma-separated widths, or ``""`` / ``0`` for a linear model."""
+    if text.strip() in ("", "0"):
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 16 or 64,16, got {text!r}") from None
+    if min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"layer widths must be at least 1, got {text!r}")
+    return sizes
+
+
+def _fraction(text):
+    """Parse ``--validation-fraction``: a float strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {value}")
+    return value
+
+
+def _param_assignment(text):
+    """Parse ``--param NAME=VALUE``; the value is a Python literal or else a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        value = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        pass  # a bare word such as relu stays a string
+    return name.strip(), value
+
+
+def _add_train_arguments(train):
+    """Add the flags of ``train`` to its parser.
+
+    Parameters
+    ----------
+    train : argparse.ArgumentParser
+    """
+    train.add_argument("data", metavar="DATA",
+                       help="training file: svmlight/libsvm text (.gz/.bz2 too) or .npz")
+    train.add_argument("--output", "-o", required=True, metavar="MODEL",
+                       help="where to write the fitted model (joblib)")
+    train.add_argument("--model", choices=sorted(_MODEL_KINDS), default="mlp-classifier",
+                       help="the estimator to fit")
+    held_out = train.add_mutually_exclusive_group()
+    held_out.add_argument("--test", metavar="FILE",
+                          help="score the fitted model on this file (same format as DATA)")
+    held_out.add_argument("--validation-fraction", type=_fraction, metavar="F",
+                          help="hold out this share of DATA (whole queries for the ranker), "
+                               "chosen at random, and score the model on it")
+    train.add_argument("--query-id", action="store_true",
+                       help="read qid:<query> from each line; implied by --model ranker, and for "
+                            "the other models it keeps each query on one side of "
+                            "--validation-fraction's split")
+    train.add_argument("--n-features", type=_int_at_least(1), metavar="N",
+                       help="width of the model's input; default: the largest column id of "
+                            "DATA plus one (set it for hashed features, so that columns "
+                            "missing from DATA but present at predict time still count)")
+    network = train.add_argument_group("model parameters")
+    network.add_argument("--hidden", type=_hidden_layer_sizes, default=(), metavar="SIZES",
+                         help="hidden layer widths, comma-separated (16, or 64,16); "
+                              "default: none, a linear model")
+    network.add_argument("--activation", metavar="NAME",
+                         help="activation of the hidden layers (relu, tanh, logistic, identity)")
+    network.add_argument("--loss", metavar="NAME",
+                         help="the estimator's loss (see its documentation)")
+    network.add_argument("--optimizer", metavar="NAME",
+                         help="adagrad, rowwise_adagrad, adam or sgd")
+    network.add_argument("--learning-rate", type=float, metavar="RATE",
+                         help="base step size (learning_rate_init)")
+    network.add_argument("--alpha", type=float, metavar="A", help="L2 penalty")
+    network.add_argument("--l1", type=float, metavar="A", help="L1 penalty")
+    network.add_argument("--batch-size", type=_int_at_least(1), metavar="B",
+                         help="rows (queries for the ranker) per update")
+    network.add_argument("--epochs", type=_int_at_least(1), default=5, metavar="E",
+                         help="passes over the data (max_iter); all of them run unless "
+                              "--early-stopping")
+    network.add_argument("--early-stopping", action="store_true",
+                         help="hold out 10%% of DATA inside the estimator, stop when its "
+                              "score stops improving and keep the best epoch")
+    network.add_argument("--n-jobs", type=_nonzero_int, default=-1, metavar="J",
+                         help="Hogwild training threads; -1 means all cores")
+    network.add_argument("--random-state", type=_int_at_least(0), default=0, metavar="SEED",
+                         help="seed of the model and of --validation-fraction's split")
+    network.add_argument("--param", type=_param_assignment, action="append", default=[],
+                         metavar="NAME=VALUE",
+                         help="any other parameter of the estimator, e.g. "
+                              "--param shuffle_block_size=64 (repeatable)")
+    train.add_argument("--quiet", "-q", action="store_true",
+                       help="print only the held-out scores (no progress)")
+
+
+def _estimator_from_flags(args, kind):
+    """The unfitted estimator that ``train``'s flags describe."""
+    params = {"hidden_layer_sizes": args.hidden, "max_iter": args.epochs,
+              "n_jobs": args.n_jobs, "random_state": args.random_state,
+              "verbose": 0 if args.quiet else 1}
+    flags = {"activation": args.activation, "loss": args.loss, "optimizer": args.optimizer,
+             "learning_rate_init": args.learning_rate, "alpha": args.alpha, "l1": args.l1,
+             "batch_size": args.batch_size}
+    params.update({name: value for name, value in flags.items() if value is not None})
+    if args.early_stopping:
+        params["early_stopping"] = True
+    else:
+        params["tol"] = None  # --epochs means that many epochs
+    estimator = kind.estimator()
+    known = estimator.get_params()
+    for name, value in args.param:
+        if name not in known:
+            raise _CommandError(
+                f"argument --param: {kind.estimator.__name__} has no parameter {name!r} "
+                "(see --help)", status=2)
+        params[name] = value
+    return estimator.set_params(**params)
+
+
+def _held_out_split(n_samples, qid, fraction, random_state):
+    """Row indices of a random train/held-out split; whole queries when ``qid`` is given."""
+    if qid is None:
+        splitter = ShuffleSplit(n_splits=1, test_size=fraction, random_state=random_state)
+    else:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=random_state)
+    try:
+        return next(splitter.split(np.zeros((n_samples, 1)), groups=qid))
+    except ValueError as exc:  # too few rows or queries for the fraction
+        raise _CommandError(f"argument --validation-fraction: {exc}") from None
+
+
+def _read(path, kind_needs_qid, n_features, say):
+    """Read a data file, reporting what was read and what was dropped."""
+    started = time.perf_counter()
+    X, labels, qid, n_dropped = read_data_file(path, query_id=kind_needs_qid,
+                                               n_features=n_features)
+    say(f"read {path}: {X.shape[0]:,} rows x {X.shape[1]:,} columns, {X.nnz:,} non-zeros"
+        + (f", {np.unique(qid).shape[0]:,} queries" if qid is not None else "")
+        + f" ({time.perf_counter() - started:.2f} s)")
+    if n_dropped:
+        print(f"note: {path}: ignored {n_dropped:,} non-zeros in columns >= {n_features:,}, "
+              "which the model never saw", file=sys.stderr)
+    return X, labels, qid
+
+
+def _run_train(args):
+    """Run ``train``: read, fit with progress, score if asked, and save.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of ``train``.
+
+    Returns
+    -------
+    status : int
+        0 on success.
+    """
+    kind = _MODEL_KINDS[args.model]
+    needs_qid = kind.needs_qid or args.query_id
+
+    def say(message):
+        if not args.quiet:
+            print(message, flush=True)
+
+    estimator = _estimator_from_flags(args, kind)
+    # Checked now, not after a long fit.
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise _CommandError(f"cannot write the model to {args.output}: no folder {folder}")
+    X, labels, qid = _read(args.data, needs_qid, args.n_features, say)
+    y = kind.target_from_labels(labels, args.data)
+    if args.test is not None:
+        X_test, labels_test, qid_test = _read(args.test, needs_qid, X.shape[1], say)
+        y_test = kind.target_from_labels(labels_test, args.test)
+    elif args.validation_fraction is not None:
+        train_rows, test_rows = _held_out_split(X.shape[0], qid, args.validation_fraction,
+                                                args.random_state)
+        X, X_test = X[train_rows], X[test_rows]
+        y, y_test = y[train_rows], y[test_rows]
+        qid, qid_test = (None, None) if qid is None else (qid[train_rows], qid[test_rows])
+        say(f"held out {test_rows.shape[0]:,} rows ({args.validation_fraction:.0%}) for scoring")
+
+    fit_params = {"qid": qid} if kind.needs_qid else {}
+    say(f"fitting {estimator.__class__.__name__}(hidden_layer_sizes={estimator.hidden_layer_sizes}) "
+        f"on {X.shape[0]:,} rows with {effective_n_threads(estimator.n_jobs)} thread(s)")
+    started = time.perf_counter()
+    estimator.fit(X, y, **fit_params)
+    say(f"fitted {estimator.n_iter_} epoch(s) in {time.perf_counter() - started:.2f} s")
+
+    if args.test is not None or args.validation_fraction is not None:
+        scores = kind.held_out_scores(estimator, X_test, y_test, qid_test)
+        print(f"held-out scores ({X_test.shape[0]:,} rows): "
+              + "  ".join(f"{name} {value:.4f}" for name, value in scores), flush=True)
+
+    # Written beside the target and renamed, so a failed write leaves no half file.
+    partial = f"{args.output}.partial"
+    try:
+        joblib.dump(estimator, partial)
+        os.replace(partial, args.output)
+    except OSError as exc:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise _CommandError(f"cannot write the model to {args.output}: {exc.strerror or exc}") from None
+    say(f"model written to {args.output}")
+    return 0
+
+
+_ESTIMATORS = tuple(kind.estimator for kind in _MODEL_KINDS.values())
+
+
+def _add_predict_arguments(predict):
+    """Add the flags of ``predict`` to its parser.
+
+    Parameters
+    ----------
+    predict : argparse.ArgumentParser
+    """
+    predict.add_argument("model", metavar="MODEL",
+                         help="a model file written by 'skvectorflow train' (it is unpickled: "
+                              "load only files you trust)")
+    predict.add_argument("data", metavar="DATA",
+                         help="rows to predict: svmlight/libsvm text or .npz, as for train "
+                              "(labels and qid are read and ignored)")
+    predict.add_argument("--output", "-o", metavar="FILE",
+                         help="write the predictions here instead of stdout")
+    predict.add_argument("--proba", action="store_true",
+                         help="classifiers: write the probability of each class (in sorted "
+                              "label order, space-separated) instead of the predicted label")
+
+
+def _load_model(path):
+    """The fitted estimator in a file written by ``train``, or a one-line error."""
+    if not os.path.isfile(path):
+        raise _CommandError(f"{path}: no such file")
+    try:
+        model = joblib.load(path)
+    # Unpickling arbitrary bytes fails in many ways (UnpicklingError, EOFError,
+    # KeyError, ValueError, ...): each means the same thing here.
+    except Exception as exc:  # noqa: BLE001
+        raise _CommandError(
+            f"{path}: not a model file written by 'skvectorflow train' "
+            f"({type(exc).__name__})") from None
+    if not isinstance(model, _ESTIMATORS):
+        raise _CommandError(
+            f"{path}: holds a {type(model).__name__}, not a skvectorflow model written by "
+            "'skvectorflow train'")
+    check_is_fitted(model)
+    return model
+
+
+def _predictions(model, X, proba):
+    """What ``predict`` writes: labels, probabilities, values, times or scores."""
+    if proba:
+        if not isinstance(model, SparseMLPClassifier):
+            raise _CommandError(
+                f"argument --proba: only classifiers predict probabilities, the model is a "
+                f"{type(model).__name__} (see --help)", status=2)
+        if model.loss != "log_loss":
+            raise _CommandError(
+                f"argument --proba: the classifier was trained with loss={model.loss!r}, "
+                "which gives no probabilities (see --help)", status=2)
+        return model.predict_proba(X)
+    return model.predict(X)
+
+
+def _format_predictions(predictions):
+    """One line a row: a value, or the row's values space-separated.
+
+    Numbers are written with ``%.9g``, which round-trips float32 and writes an
+    integer label as ``1``, not ``1.0``; other labels (strings) as they print.
+    """
+    if predictions.dtype.kind not in "fiub":
+        return "".join(f"{label}\n" for label in predictions)
+    buffer = io.StringIO()
+    np.savetxt(buffer, predictions, fmt="%.9g")
+    return buffer.getvalue()
+
+
+def _run_predict(args):
+    """Run ``predict``: load the model and the rows, write one prediction a line.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of ``predict``.
+
+    Returns
+    -------
+    status : int
+        0 on success.
+    """
+    model = _load_model(args.model)
+    X, _, _, n_dropped = read_data_file(args.data, n_features=model.n_features_in_)
+    if n_dropped:
+        print(f"note: {args.data}: ignored {n_dropped:,} non-zeros in columns >= "
+              f"{model.n_features_in_:,}, which the model never saw", file=sys.stderr)
+    text = _format_predictions(_predictions(model, X, args.proba))
+    if args.output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return 0
+    try:
+        with open(args.output, "w") as output:
+            output.write(text)
+    except OSError as exc:
+        raise _CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    return 0
+
+
+# ---- the commands -------------------------------------------------------------
+
+class _Command(NamedTuple):
+    """One sub-command: its name, its help, how to add its flags and how to run it."""
+
+    name: str
+    summary: str
+    description: str
+    add_arguments: object
+    run: object
+
+
+_COMMANDS = (
+    _Command(
+        "demo",
+        "train a linear model and an MLP on synthetic sparse data and compare them",
+        "Make a synthetic sparse binary classification problem, hold out 20% of it, train a "
+        "linear model (logistic regression, AdaGrad) and an MLP with 16 ReLU units (AdaGrad), "
+        "and print held-out ROC AUC, log-loss, accuracy and training speed.",
+        _add_demo_arguments, _run_demo),
+    _Command(
+        "train",
+        "fit an estimator on a svmlight/libsvm or .npz file and save it",
+        "Fit an estimator on DATA, printing per-epoch progress, optionally score it on "
+        "held-out rows, and write it with joblib. Files: svmlight/libsvm text "
+        "('<label> [qid:<query>] <column>:<value> ...', column ids used as they are) or an .npz "
+        "holding the CSR arrays data, indices, indptr, shape and the labels y (and qid). "
+        "Labels: class labels for mlp-classifier, values for mlp-regressor, graded relevance "
+        "for ranker (whose lines need qid:<query>), and signed times for survival: t > 0 is an "
+        "event observed at time t, -t a row censored at time t.",
+        _add_train_arguments, _run_train),
+    _Command(
+        "predict",
+        "write the predictions of a saved model for a data file, one a line",
+        "Load a model written by 'skvectorflow train' and write one prediction for each row "
+        "of DATA: the class label (or with --proba the class probabilities), the regression "
+        "value, the expected survival time (1 / rate), or the ranking score.",
+        _add_predict_arguments, _run_predict),
+)
+
+
+def _build_parser():
+    """The command-line parser, with one sub-parser per entry of ``_COMMANDS``.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+    """
+    parser = _ArgumentParser(
+        prog="skvectorflow",
+        description=(
+            "scikit-learn estimators for very sparse, very high-dimensional data, "
+            "trained by Hogwild SGD on every core."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"skvectorflow {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in _COMMANDS:
+        sub = commands.add_parser(command.name, help=command.summary,
+                                  description=command.description,
+                                  formatter_class=_HelpFormatter)
+        command.add_arguments(sub)
+        sub.set_defaults(handler=command.run)
+    return parser
+
+
+def _one_line(text):
+    """``text`` with its whitespace, newlines included, collapsed to single spaces."""
+    return " ".join(str(text).split())
+
+
 def main(argv=None):
     """Run the command line.
 
@@ -318,8 +835,8 @@ def main(argv=None):
     Returns
     -------
     status : int
-        The exit status: 0 on success, 2 for a bad command line (the error is
-        printed on one line on stderr).
+        The exit status: 0 on success, 2 for a bad command line, 1 for bad
+        data or a failed run; every error is one line on stderr.
 
     Examples
     --------
@@ -333,13 +850,23 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad flag
         return exc.code if isinstance(exc.code, int) else 1
-    if args.command == "demo" and args.nnz_per_row > args.n_features:
-        demo_prog = f"{parser.prog} demo"
-        print(f"{demo_prog}: error: argument --nnz-per-row: must be at most --n-features "
-              f"({args.n_features}), got {args.nnz_per_row} (see --help)", file=sys.stderr)
-        return 2
+    prog = f"{parser.prog} {args.command}"
     try:
         return args.handler(args)
+    except BrokenPipeError:  # `... predict | head`: the reader is gone, stop quietly
+        sys.stderr.close()
+        return 0
+    except _CommandError as exc:
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return exc.status
+    except DataFileError as exc:
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    # Parameters the estimator rejects (InvalidParameterError is a ValueError),
+    # targets it cannot use, and files that cannot be written.
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -17,6 +17,8 @@ from ._base import (FITTED_ATTRIBUTES_DOC, NETWORK_PARAMETERS_DOC, TRAINING_PARA
 from ._engine import objectives
 from .losses import REGRESSION_LOSSES
 
+__all__ = ["SparseMLPClassifier", "SparseMLPRegressor"]
+
 _LOSS_CALLBACK_PARAMETER = """\
     loss_callback : callable or str, default=None
         A custom loss ``f(pred, target, weight, grad) -> loss`` over the

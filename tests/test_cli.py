@@ -1,0 +1,339 @@
+"""Tests of ``python -m skvectorflow train`` and ``predict`` on tiny files."""
+
+import gzip
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import dump_svmlight_file
+
+from skvectorflow import (
+    SparseMLPClassifier,
+    SparseMLPRanker,
+    SparseMLPRegressor,
+    SurvivalExponentialRegressor,
+)
+from skvectorflow.__main__ import main
+from skvectorflow.datasets import (
+    make_sparse_classification,
+    make_sparse_ranking,
+    make_sparse_regression,
+    make_sparse_survival,
+)
+from skvectorflow.survival import make_survival_target
+
+N_FEATURES = 300
+
+
+def _run(*argv):
+    """Run the command line in a new process, as a user would."""
+    return subprocess.run([sys.executable, "-m", "skvectorflow", *map(str, argv)],
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def _assert_one_line_error(result, *fragments, status=1):
+    assert result.returncode == status, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("skvectorflow ") and "error:" in lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def classification_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("classification")
+    X, y = make_sparse_classification(n_samples=600, n_features=N_FEATURES, nnz_per_row=10,
+                                      random_state=0)
+    dump_svmlight_file(X[:500], y[:500], str(folder / "train.svm"))
+    dump_svmlight_file(X[500:], y[500:], str(folder / "test.svm"))
+    return folder, X, y
+
+
+def _signed_times(y):
+    return np.where(y["event"], y["time"], -y["time"])
+
+
+@pytest.fixture(scope="module")
+def files_by_model(tmp_path_factory, classification_files):
+    """A training file for every --model, and the data it holds."""
+    folder = tmp_path_factory.mktemp("models")
+    files = {"mlp-classifier": (classification_files[0] / "train.svm", None)}
+    X, y = make_sparse_regression(n_samples=400, n_features=N_FEATURES, nnz_per_row=10,
+                                  random_state=1)
+    dump_svmlight_file(X, y, str(folder / "regression.svm"))
+    files["mlp-regressor"] = (folder / "regression.svm", None)
+    X, y = make_sparse_survival(n_samples=400, n_features=N_FEATURES, nnz_per_row=10,
+                                random_state=2)
+    dump_svmlight_file(X, _signed_times(y), str(folder / "survival.svm"))
+    files["survival"] = (folder / "survival.svm", None)
+    X, y, qid = make_sparse_ranking(n_queries=40, docs_per_query=10, n_features=N_FEATURES,
+                                    random_state=3)
+    dump_svmlight_file(X, y, str(folder / "ranking.svm"), query_id=qid)
+    files["ranker"] = (folder / "ranking.svm", qid)
+    return files
+
+
+def test_train_then_predict_subprocess(classification_files, tmp_path):
+    folder, X, _ = classification_files
+    model_path = tmp_path / "model.joblib"
+    result = _run("train", folder / "train.svm", "--model", "mlp-classifier", "--hidden", "8",
+                  "--epochs", "2", "--n-jobs", "1", "--test", folder / "test.svm",
+                  "--output", model_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    out = result.stdout
+    assert f"read {folder / 'train.svm'}: 500 rows x {N_FEATURES} columns" in out
+    assert out.count("Epoch ") == 2  # progress: the estimator's verbose lines
+    assert "held-out scores (100 rows): accuracy " in out and "ROC AUC" in out
+    model = joblib.load(model_path)
+    assert isinstance(model, SparseMLPClassifier)
+    assert model.hidden_layer_sizes == (8,) and model.n_iter_ == 2
+
+    predictions_path = tmp_path / "predictions.txt"
+    result = _run("predict", model_path, folder / "test.svm", "--output", predictions_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    written = np.loadtxt(predictions_path)
+    np.testing.assert_array_equal(written, model.predict(X[500:].astype(np.float32)))
+
+    result = _run("predict", model_path, folder / "test.svm", "--proba")
+    assert result.returncode == 0, result.stderr
+    proba = np.loadtxt(result.stdout.splitlines())
+    np.testing.assert_allclose(proba, model.predict_proba(X[500:].astype(np.float32)),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("model_name, estimator_class", [
+    ("mlp-classifier", SparseMLPClassifier),
+    ("mlp-regressor", SparseMLPRegressor),
+    ("survival", SurvivalExponentialRegressor),
+    ("ranker", SparseMLPRanker),
+])
+def test_every_model_trains_scores_and_predicts(model_name, estimator_class, files_by_model,
+                                                 tmp_path, capsys):
+    data, _ = files_by_model[model_name]
+    model_path = tmp_path / "model.joblib"
+    status = main(["train", str(data), "--model", model_name, "--hidden", "4", "--epochs", "2",
+                   "--n-jobs", "1", "--validation-fraction", "0.25", "-o", str(model_path)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "held-out scores" in out
+    model = joblib.load(model_path)
+    assert isinstance(model, estimator_class)
+    assert main(["predict", str(model_path), str(data)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(data.read_text().splitlines())
+    assert all(np.isfinite(float(line)) for line in lines)
+
+
+def test_survival_labels_are_signed_times(files_by_model, tmp_path, capsys):
+    data, _ = files_by_model["survival"]
+    model_path = tmp_path / "survival.joblib"
+    assert main(["train", str(data), "--model", "survival", "--epochs", "3", "--n-jobs", "1",
+                 "--random-state", "5", "-q", "-o", str(model_path)]) == 0
+    capsys.readouterr()
+    X, y = make_sparse_survival(n_samples=400, n_features=N_FEATURES, nnz_per_row=10,
+                                random_state=2)
+    assert 0 < y["event"].sum() < y.shape[0]  # both observed and censored rows
+    expected = SurvivalExponentialRegressor(max_iter=3, tol=None, n_jobs=1, random_state=5)
+    expected.fit(X, make_survival_target(y["event"], y["time"]))
+    # The file holds float64 text: times round-trip to the last bit of float32.
+    np.testing.assert_allclose(joblib.load(model_path).predict(X), expected.predict(X),
+                               rtol=1e-5)
+
+
+def test_ranker_validation_holds_out_whole_queries(files_by_model, tmp_path, capsys):
+    data, _ = files_by_model["ranker"]
+    assert main(["train", str(data), "--model", "ranker", "--epochs", "1", "-q",
+                 "--validation-fraction", "0.3", "-o", str(tmp_path / "r.joblib")]) == 0
+    out = capsys.readouterr().out
+    # 12 of 40 queries of 10 documents each: a split by rows would not give a multiple of 10.
+    assert "held-out scores (120 rows): NDCG@10 " in out
+
+
+def test_npz_trains_the_same_model_as_svmlight(classification_files, tmp_path, capsys):
+    folder, X, y = classification_files
+    npz = tmp_path / "train.npz"
+    X_train = sp.csr_matrix(X[:500])
+    np.savez(npz, data=X_train.data, indices=X_train.indices, indptr=X_train.indptr,
+             shape=X_train.shape, y=y[:500])
+    models = []
+    for data in (folder / "train.svm", npz):
+        path = tmp_path / f"{data.suffix}.joblib"
+        assert main(["train", str(data), "--epochs", "2", "--n-jobs", "1", "-q",
+                     "-o", str(path)]) == 0
+        models.append(joblib.load(path))
+    np.testing.assert_array_equal(models[0].coefs_[0], models[1].coefs_[0])
+
+
+def test_params_flags_reach_the_estimator(classification_files, tmp_path, capsys):
+    folder, _, _ = classification_files
+    path = tmp_path / "m.joblib"
+    assert main(["train", str(folder / "train.svm"), "--hidden", "6,3", "--activation", "tanh",
+                 "--optimizer", "rowwise_adagrad", "--learning-rate", "0.1", "--alpha", "0.001",
+                 "--l1", "0.0001", "--batch-size", "4", "--epochs", "1", "--n-features", "512",
+                 "--param", "shuffle_block_size=16", "--param", "loss='hinge'", "-q",
+                 "-o", str(path)]) == 0
+    model = joblib.load(path)
+    params = model.get_params()
+    assert params["hidden_layer_sizes"] == (6, 3) and params["activation"] == "tanh"
+    assert params["optimizer"] == "rowwise_adagrad" and params["learning_rate_init"] == 0.1
+    assert (params["alpha"], params["l1"], params["batch_size"]) == (0.001, 0.0001, 4)
+    assert params["shuffle_block_size"] == 16 and params["loss"] == "hinge"
+    assert model.n_features_in_ == 512 and model.verbose == 0
+
+
+def test_predict_ignores_columns_the_model_never_saw(classification_files, tmp_path, capsys):
+    folder, X, _ = classification_files
+    path = tmp_path / "m.joblib"
+    assert main(["train", str(folder / "train.svm"), "--epochs", "1", "-q", "--n-jobs", "1",
+                 "--n-features", "200", "-o", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(path), str(folder / "test.svm")]) == 0
+    captured = capsys.readouterr()
+    X_test = sp.csr_matrix(X[500:])
+    n_unseen = int((X_test.indices >= 200).sum())
+    assert n_unseen > 0
+    assert f"ignored {n_unseen:,} non-zeros in columns >= 200" in captured.err
+    expected = joblib.load(path).predict(X_test[:, :200].astype(np.float32))
+    np.testing.assert_array_equal(np.loadtxt(captured.out.splitlines()), expected)
+
+
+def test_gzipped_file_with_comments_and_blank_lines(tmp_path, capsys):
+    path = tmp_path / "data.svm.gz"
+    with gzip.open(path, "wt") as file:
+        file.write("# a header comment\n1 0:1 3:2\n\n0 1:1 # trailing\n1 2:0.5 3:1\n0 1:2\n")
+    assert main(["train", str(path), "--epochs", "1", "-q", "-o",
+                 str(tmp_path / "m.joblib")]) == 0
+    assert main(["predict", str(tmp_path / "m.joblib"), str(path)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 4
+
+
+# ---- bad input: one line on stderr, a non-zero status, no traceback --------------
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, fragments", [
+    ("1 0:1 2:3\n0 1:1\nabc 1:2\n", ["bad.svm, line 3:", "label 'abc' is not a number"]),
+    ("1 0:1\n\n# comment\n0 1:x\n", ["bad.svm, line 4:", "'1:x' is not '<column>:<value>'"]),
+    ("1 0:1\n0 3:1 1:1\n", ["bad.svm, line 2:", "column 1 after column 3", "sorted and unique"]),
+    ("1 0:1\n0 1:1 qid:4\n", ["bad.svm, line 2:", "qid must come right after the label"]),
+    ("", ["bad.svm: no rows"]),
+])
+def test_malformed_training_file(text, fragments, tmp_path):
+    data = _write(tmp_path / "bad.svm", text)
+    result = _run("train", data, "-o", tmp_path / "m.joblib")
+    _assert_one_line_error(result, "skvectorflow train: error:", *fragments)
+    assert not (tmp_path / "m.joblib").exists()
+
+
+def test_missing_files(tmp_path, classification_files):
+    folder, _, _ = classification_files
+    result = _run("train", tmp_path / "nope.svm", "-o", tmp_path / "m.joblib")
+    _assert_one_line_error(result, "nope.svm: no such file")
+    result = _run("predict", tmp_path / "nope.joblib", folder / "test.svm")
+    _assert_one_line_error(result, "nope.joblib: no such file")
+    result = _run("train", folder / "train.svm", "--test", tmp_path / "nope.svm",
+                  "-o", tmp_path / "m.joblib")
+    _assert_one_line_error(result, "nope.svm: no such file")
+    result = _run("train", folder / "train.svm", "-o", tmp_path / "no" / "m.joblib")
+    _assert_one_line_error(result, "cannot write the model to", "no folder")
+    assert "Epoch" not in result.stdout  # refused before training
+
+
+def test_model_file_that_is_not_ours(tmp_path, classification_files):
+    folder, _, _ = classification_files
+    text_file = _write(tmp_path / "notes.txt", "not a model\n")
+    result = _run("predict", text_file, folder / "test.svm")
+    _assert_one_line_error(result, "notes.txt: not a model file written by 'skvectorflow train'")
+    other = tmp_path / "other.joblib"
+    joblib.dump({"weights": [1, 2]}, other)
+    result = _run("predict", other, folder / "test.svm")
+    _assert_one_line_error(result, "other.joblib: holds a dict, not a skvectorflow model")
+
+
+def test_survival_label_zero_names_its_line(tmp_path):
+    data = _write(tmp_path / "s.svm", "# times\n3.5 0:1\n-2 1:1\n0 0:1 1:1\n")
+    result = _run("train", data, "--model", "survival", "-o", tmp_path / "m.joblib")
+    _assert_one_line_error(result, "s.svm, line 4: survival label 0")
+
+
+def test_ranking_file_without_qid(tmp_path):
+    data = _write(tmp_path / "r.svm", "1 0:1\n0 1:1\n")
+    result = _run("train", data, "--model", "ranker", "-o", tmp_path / "m.joblib")
+    _assert_one_line_error(result, "r.svm: no query ids")
+
+
+def test_bad_flags_and_parameters(classification_files, tmp_path, capsys):
+    folder, _, _ = classification_files
+    train = ["train", str(folder / "train.svm"), "-o", str(tmp_path / "m.joblib"), "-q"]
+    for flags, status, fragment in [
+        (["--hidden", "16,x"], 2, "argument --hidden: expected comma-separated integers"),
+        (["--validation-fraction", "1.5"], 2, "must be strictly between 0 and 1"),
+        (["--param", "no_such=1"], 2, "SparseMLPClassifier has no parameter 'no_such'"),
+        (["--param", "oops"], 2, "expected NAME=VALUE"),
+        (["--model", "svm"], 2, "argument --model: invalid choice: 'svm'"),
+        (["--test", "a.svm", "--validation-fraction", "0.2"], 2, "not allowed with argument"),
+        (["--optimizer", "lbfgs"], 1, "The 'optimizer' parameter of SparseMLPClassifier"),
+        (["--loss", "poisson"], 1, "The 'loss' parameter of SparseMLPClassifier"),
+    ]:
+        assert main(train + flags) == status, flags
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and fragment in err, (flags, err)
+    assert main(["train", str(folder / "train.svm")]) == 2  # --output is required
+    assert "the following arguments are required: --output" in capsys.readouterr().err
+
+
+def test_proba_needs_a_probabilistic_classifier(files_by_model, tmp_path, capsys):
+    data, _ = files_by_model["mlp-regressor"]
+    path = tmp_path / "reg.joblib"
+    assert main(["train", str(data), "--model", "mlp-regressor", "--epochs", "1", "-q",
+                 "-o", str(path)]) == 0
+    result = _run("predict", path, data, "--proba")
+    _assert_one_line_error(result, "--proba: only classifiers predict probabilities", status=2)
+
+
+def test_binary_and_corrupt_data_files(tmp_path):
+    rng = np.random.default_rng(0)
+    binary = tmp_path / "noise.svm"
+    binary.write_bytes(rng.integers(0, 256, 300, dtype=np.uint8).tobytes())
+    result = _run("train", binary, "-o", tmp_path / "m.joblib")
+    _assert_one_line_error(result, "noise.svm")
+    assert len(result.stderr) < 400
+    corrupt = tmp_path / "data.svm.gz"
+    corrupt.write_bytes(b"not gzip at all")
+    result = _run("train", corrupt, "-o", tmp_path / "m.joblib")
+    _assert_one_line_error(result, "data.svm.gz: cannot be read")
+
+
+@pytest.mark.parametrize("arrays, fragment", [
+    ({"data": [1.0], "indices": [0], "indptr": [0, 1], "shape": [1, 3]}, "missing array(s) y"),
+    ({"data": [1.0], "indices": [5], "indptr": [0, 1], "shape": [1, 3], "y": [1.0]},
+     "not a valid CSR matrix"),
+    ({"data": [1.0], "indices": [0], "indptr": [0, 1], "shape": [1, 3], "y": [1.0, 0.0]},
+     "y must hold one number a row (1 rows)"),
+])
+def test_malformed_npz(arrays, fragment, tmp_path, capsys):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **{key: np.asarray(value) for key, value in arrays.items()})
+    assert main(["train", str(path), "-o", str(tmp_path / "m.joblib")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "bad.npz: " in err and fragment in err, err
+
+
+def test_npz_ranking_file_reads_qid(tmp_path, capsys):
+    X, y, qid = make_sparse_ranking(n_queries=20, docs_per_query=5, n_features=N_FEATURES,
+                                    random_state=4)
+    path = tmp_path / "rank.npz"
+    np.savez(path, data=X.data, indices=X.indices, indptr=X.indptr, shape=X.shape, y=y, qid=qid)
+    assert main(["train", str(path), "--model", "ranker", "--epochs", "1",
+                 "-o", str(tmp_path / "r.joblib")]) == 0
+    assert "20 queries" in capsys.readouterr().out
