@@ -80,6 +80,19 @@ max_unit_rows, max_unit_nnz : sizes of the engine's per-thread scratch.
 
 BlockSummary = namedtuple("BlockSummary", ["columns", "n_rows", "nnz"])
 
+BlockChange = namedtuple(
+    "BlockChange",
+    ["changed_rows", "row_change", "dense_change", "state_change", "loss_sum", "weight_sum",
+     "n_steps", "seconds"],
+)
+BlockChange.__doc__ = """What one block's round task sends back.
+
+changed_rows : int32 array, positions in the block's ``columns`` of the rows it changed.
+row_change : float32 array (len(changed_rows), table width), their change.
+dense_change, state_change : float32 arrays, change of the dense parameters and state.
+loss_sum, weight_sum, n_steps, seconds : the engine's epoch result and time.
+"""
+
 RoundStats = namedtuple(
     "RoundStats",
     ["round", "epoch", "loss", "bytes_to_workers", "bytes_from_workers", "whole_vector_bytes",
@@ -165,9 +178,9 @@ def _train_block_round(block, rows, dense_params, dense_state, plan, first_step,
     estimator._check_epoch(result, state)
     row_change = state.input_table - rows
     changed = np.flatnonzero(np.any(row_change != 0, axis=1)).astype(np.int32)
-    return (changed, row_change[changed], state.dense_params - dense_params,
-            state.dense_state - dense_state, result.loss_sum, result.weight_sum, result.n_steps,
-            seconds)
+    return BlockChange(changed, row_change[changed], state.dense_params - dense_params,
+                       state.dense_state - dense_state, result.loss_sum, result.weight_sum,
+                       result.n_steps, seconds)
 
 
 def _is_lost_worker(exc):
@@ -389,33 +402,25 @@ def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
             started = time.perf_counter()
             round_number = len(history) + 1
             plan = (estimator, state.layout, config, rounds_per_epoch, part)
-            dense = (state.dense_params, state.dense_state)
-
-            def submit(i, attempt):
-                rows = state.input_table[columns[i]]
-                seeds = (seed_root + [epoch_offset + epoch, i], seed_root + [round_number, i])
-                return client.submit(
-                    _train_block_round, blocks[i], rows, *dense, plan, step, seeds,
-                    key=f"svf-round-{token}-{round_number}-{i}-{attempt}")
-
-            futures = {i: submit(i, 0) for i in range(len(used))}
-            results, retried = _gather_round(futures, submit, max_task_retries)
-            sent = sum(columns[i].size * state.input_table.shape[1] * 4 for i in range(len(used)))
-            sent += len(used) * (state.dense_params.nbytes + state.dense_state.nbytes)
-            received = sum(r[0].nbytes + r[1].nbytes + r[2].nbytes + r[3].nbytes for r in results)
+            results, retried, sent = _run_round(client, blocks, columns, state, plan, step,
+                                                (seed_root, epoch_offset + epoch, round_number),
+                                                f"svf-round-{token}-{round_number}",
+                                                max_task_retries)
+            received = sum(r.changed_rows.nbytes + r.row_change.nbytes + r.dense_change.nbytes
+                           + r.state_change.nbytes for r in results)
             step = _combine(state, columns, results, h0, server_learning_rate, state_combine, step)
             if not state.is_finite():
                 raise ValueError(
                     "Training diverged: the combined parameters are no longer finite. Lower "
                     "server_learning_rate or learning_rate_init, or scale the input.")
-            loss_sum = sum(r[4] for r in results)
-            weight_sum = sum(r[5] for r in results)
+            loss_sum = sum(r.loss_sum for r in results)
+            weight_sum = sum(r.weight_sum for r in results)
             epoch_loss += loss_sum
             epoch_weight += weight_sum
             stats = RoundStats(round_number, epoch_offset + epoch + 1,
                                loss_sum / max(weight_sum, np.finfo(np.float64).tiny), int(sent),
                                int(received), int(whole_vector_bytes),
-                               time.perf_counter() - started, max(r[7] for r in results), retried)
+                               time.perf_counter() - started, max(r.seconds for r in results), retried)
             history.append(stats)
             if estimator.verbose:
                 print(f"Round {stats.round} (epoch {stats.epoch}): loss {stats.loss:.6g}, "
@@ -445,6 +450,23 @@ def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
                                loss_curve, best_loss)
     estimator.distributed_rounds_ = history
     return estimator
+
+
+def _run_round(client, blocks, columns, state, plan, step, seeds, key_prefix, max_task_retries):
+    """Run one round's task on every block; return the results, the retries and bytes sent."""
+    seed_root, epoch, round_number = seeds
+
+    def submit(i, attempt):
+        return client.submit(
+            _train_block_round, blocks[i], state.input_table[columns[i]], state.dense_params,
+            state.dense_state, plan, step, (seed_root + [epoch, i], seed_root + [round_number, i]),
+            key=f"{key_prefix}-{i}-{attempt}")
+
+    results, retried = _gather_round({i: submit(i, 0) for i in range(len(blocks))}, submit,
+                                     max_task_retries)
+    sent = sum(cols.size for cols in columns) * state.input_table.shape[1] * 4
+    sent += len(blocks) * (state.dense_params.nbytes + state.dense_state.nbytes)
+    return results, retried, sent
 
 
 def _gather_round(futures, submit, max_task_retries):
@@ -482,16 +504,15 @@ def _combine(state, columns, results, h0, server_learning_rate, state_combine, s
     """
     table = state.input_table
     n_changed = np.zeros(table.shape[0], dtype=np.float32)
-    for cols, result in zip(columns, results, strict=True):
-        n_changed[cols[result[0]]] += 1.0
+    for cols, change in zip(columns, results, strict=True):
+        n_changed[cols[change.changed_rows]] += 1.0
     n_blocks = len(results)
-    for cols, (changed, row_change, dense_change, state_change, *_) in zip(columns, results,
-                                                                          strict=True):
-        rows = cols[changed]
+    for cols, change in zip(columns, results, strict=True):
+        rows = cols[change.changed_rows]
         share = (1.0 / n_changed[rows])[:, None]
-        table[rows, :h0] += (server_learning_rate * share) * row_change[:, :h0]
+        table[rows, :h0] += (server_learning_rate * share) * change.row_change[:, :h0]
         if table.shape[1] > h0:
-            table[rows, h0:] += row_change[:, h0:] * (share if state_combine == "mean" else 1.0)
-        state.dense_params += (server_learning_rate / n_blocks) * dense_change
-        state.dense_state += state_change / (n_blocks if state_combine == "mean" else 1.0)
-    return step + sum(r[6] for r in results)
+            table[rows, h0:] += change.row_change[:, h0:] * (share if state_combine == "mean" else 1.0)
+        state.dense_params += (server_learning_rate / n_blocks) * change.dense_change
+        state.dense_state += change.state_change / (n_blocks if state_combine == "mean" else 1.0)
+    return step + sum(r.n_steps for r in results)
