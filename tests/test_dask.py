@@ -161,7 +161,7 @@ def test_server_step_and_state_combine_change_the_model(client, zipf_data):
     base = svf_dask.fit(_linear(max_iter=2), _blocks(X), y)
     again = svf_dask.fit(_linear(max_iter=2), _blocks(X), y)
     np.testing.assert_array_equal(again.coefs_[0], base.coefs_[0])  # deterministic
-    for options in [{"server_learning_rate": 2.0}, {"state_combine": "mean"}]:
+    for options in [{"server_learning_rate": 2.0}, {"state_combine": "mean"}, {"combine": "sum"}]:
         other = svf_dask.fit(_linear(max_iter=2), _blocks(X), y, **options)
         assert not np.array_equal(other.coefs_[0], base.coefs_[0]), options
 
@@ -230,6 +230,7 @@ def test_bad_input_is_named_and_a_fitted_model_is_kept(client, zipf_data):
         ((ValueError, "rounds_per_epoch"), dict(rounds_per_epoch=0)),
         ((ValueError, "server_learning_rate"), dict(server_learning_rate=-1.0)),
         ((ValueError, "state_combine"), dict(state_combine="max")),
+        ((ValueError, "combine must be one of"), dict(combine="median")),
         ((TypeError, "list of CSR blocks"), dict(X=X)),
         ((TypeError, r"X\[1\] is a str"), dict(X=[X[:10], "rows"])),
         ((ValueError, "expecting 262144 features"), dict(X=_blocks(X[:, :1000]))),
@@ -305,3 +306,27 @@ def test_a_worker_killed_mid_training_loses_and_doubles_nothing(client, zipf_dat
     np.testing.assert_array_equal(disturbed.coefs_[0], undisturbed.coefs_[0])
     np.testing.assert_array_equal(disturbed.intercepts_[0], undisturbed.intercepts_[0])
     assert disturbed.loss_curve_ == undisturbed.loss_curve_
+
+
+# ---- experimental: bounded staleness through an Actor ---------------------------------
+
+@pytest.mark.parametrize("staleness", [0, 2])
+def test_ssp_trains_close_to_one_process(client, zipf_data, staleness):
+    X, y, X_test, y_test = zipf_data
+    one = _linear(max_iter=2).fit(X, y)
+    ssp = svf_dask.fit_ssp(_linear(max_iter=2), _blocks(X), y, staleness=staleness,
+                           rounds_per_epoch=2, server_learning_rate=0.5)
+    auc_one = roc_auc_score(y_test, one.predict_proba(X_test)[:, 1])
+    auc_ssp = roc_auc_score(y_test, ssp.predict_proba(X_test)[:, 1])
+    assert abs(auc_ssp - auc_one) < 0.01
+    assert len(ssp.loss_curve_) == 2 and ssp.n_iter_ == 2 and ssp.t_ == one.t_
+
+
+def test_ssp_needs_a_thread_per_block(client, zipf_data):
+    X, y, _, _ = zipf_data
+    model = _linear(max_iter=1)
+    with pytest.raises(ValueError, match="3 blocks need that many worker threads"):
+        svf_dask.fit_ssp(model, _blocks(X, 3), y)
+    assert not hasattr(model, "classes_")
+    with pytest.raises(ValueError, match="staleness"):
+        svf_dask.fit_ssp(model, _blocks(X), y, staleness=-1)

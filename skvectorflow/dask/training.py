@@ -16,9 +16,10 @@ arrays; the worker runs a share of an epoch (``1 / rounds_per_epoch`` of its
 shuffled units) with the unchanged engine, on a small local network whose
 feature ``i`` is global feature ``columns[i]``, and sends back the change of
 the rows it updated and of the dense arrays.  The driver then combines the
-changes: a weight's change is averaged over the blocks that changed it and
-scaled by ``server_learning_rate``; optimizer state (AdaGrad accumulators,
-Adam moments) is combined by ``state_combine``: ``"sum"`` adds every block's
+changes: a weight's change is averaged (``combine="mean"``) or summed
+(``"sum"``) over the blocks that changed it and scaled by
+``server_learning_rate``; optimizer state (AdaGrad accumulators, Adam
+moments) is combined by ``state_combine``: ``"sum"`` adds every block's
 increment, so an accumulator grows as it would in one process that saw all
 the gradients, ``"mean"`` averages them as the weights are.
 
@@ -57,6 +58,7 @@ from dask import delayed
 from dask.array import Array
 from dask.delayed import Delayed
 from distributed import Future, KilledWorker, default_client, wait
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight, check_array
 
@@ -111,7 +113,7 @@ task_seconds : float, the longest engine time of one task in the round.
 retried_tasks : int, tasks submitted again after a worker was lost.
 """
 
-STATE_COMBINE = ("mean", "sum")
+COMBINE = ("mean", "sum")
 
 
 def _prepare_block(estimator, n_features, X, targets, sample_weight, qid):
@@ -239,7 +241,7 @@ def _check_queries_within_blocks(qid, offsets):
             seen[query] = b
 
 
-def _check_options(estimator, rounds_per_epoch, server_learning_rate, state_combine,
+def _check_options(estimator, rounds_per_epoch, combine, server_learning_rate, state_combine,
                    max_task_retries):
     if not isinstance(estimator, BaseSparseMLP):
         raise TypeError(f"estimator must be a skvectorflow estimator, got {type(estimator).__name__}.")
@@ -247,8 +249,10 @@ def _check_options(estimator, rounds_per_epoch, server_learning_rate, state_comb
         raise ValueError(f"rounds_per_epoch must be a positive int, got {rounds_per_epoch!r}.")
     if not isinstance(server_learning_rate, Real) or not server_learning_rate > 0:
         raise ValueError(f"server_learning_rate must be a positive number, got {server_learning_rate!r}.")
-    if state_combine not in STATE_COMBINE:
-        raise ValueError(f"state_combine must be one of {STATE_COMBINE}, got {state_combine!r}.")
+    if combine not in COMBINE:
+        raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}.")
+    if state_combine not in COMBINE:
+        raise ValueError(f"state_combine must be one of {COMBINE}, got {state_combine!r}.")
     if not isinstance(max_task_retries, Integral) or max_task_retries < 0:
         raise ValueError(f"max_task_retries must be a non-negative int, got {max_task_retries!r}.")
     if estimator.early_stopping:
@@ -258,8 +262,8 @@ def _check_options(estimator, rounds_per_epoch, server_learning_rate, state_comb
 
 
 def fit(estimator, X, y, *, sample_weight=None, qid=None, classes=None, client=None,
-        rounds_per_epoch=1, server_learning_rate=1.0, state_combine="sum", max_task_retries=3,
-        callback=None):
+        rounds_per_epoch=1, combine="mean", server_learning_rate=1.0, state_combine="sum",
+        max_task_retries=3, callback=None):
     """Train a skvectorflow estimator on a Dask cluster by bulk-synchronous rounds.
 
     Every block of rows stays on its worker; each round a block receives only
@@ -291,11 +295,16 @@ def fit(estimator, X, y, *, sample_weight=None, qid=None, classes=None, client=N
     rounds_per_epoch : int, default=1
         Synchronisations per epoch: each round trains ``1 / rounds_per_epoch``
         of every block's units.  More rounds keep the workers' models closer.
+    combine : {'mean', 'sum'}, default='mean'
+        How the blocks' changes of a weight are combined: averaged over the
+        blocks that changed it (model averaging), or summed (as if each block
+        had applied its updates to the others' model, a delayed Hogwild).
     server_learning_rate : float, default=1.0
-        Multiplies the averaged change of the weights before it is applied.
+        Multiplies the combined change of the weights before it is applied.
     state_combine : {'sum', 'mean'}, default='sum'
-        How the changes of optimizer state are combined: summed (as one
-        process would accumulate them) or averaged.
+        How the changes of optimizer state are combined: summed (an AdaGrad
+        accumulator then grows as in one process that saw every gradient) or
+        averaged.
     max_task_retries : int, default=3
         Times a block's task is submitted again after Dask gave up on it
         (``KilledWorker``) or its inputs were lost with a worker.
@@ -320,21 +329,31 @@ def fit(estimator, X, y, *, sample_weight=None, qid=None, classes=None, client=N
     >>> model = svf_dask.fit(SparseMLPClassifier(max_iter=3), X_blocks, y)  # doctest: +SKIP
     >>> model.predict(X[:5])  # doctest: +SKIP
     """
-    _check_options(estimator, rounds_per_epoch, server_learning_rate, state_combine,
+    _check_options(estimator, rounds_per_epoch, combine, server_learning_rate, state_combine,
                    max_task_retries)
     client = client or default_client()
     previous_state = dict(estimator.__dict__)
     try:
         return _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
-                    server_learning_rate, state_combine, max_task_retries, callback)
+                    combine, server_learning_rate, state_combine, max_task_retries, callback)
     except BaseException:
         estimator.__dict__.clear()
         estimator.__dict__.update(previous_state)
         raise
 
 
-def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
-         server_learning_rate, state_combine, max_task_retries, callback):
+TrainingStart = namedtuple(
+    "TrainingStart", ["blocks", "columns", "state", "config", "step", "loss_curve", "continuing",
+                      "n_features", "token", "worker_estimator"])
+
+
+def start_training(estimator, X, y, sample_weight, qid, classes, client):
+    """Validate, build every block's ``LocalBlock`` on its worker, and set up the parameters.
+
+    Shared by the BSP trainer and the experimental SSP one.  Sets the target
+    attributes (``classes_``, ``n_outputs_``) on ``estimator``; the caller
+    restores it on failure.
+    """
     estimator._validate_params()
     hidden_sizes = estimator._more_validate_params()
     continuing = hasattr(estimator, "_network") and estimator.warm_start
@@ -359,12 +378,14 @@ def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
                          if estimator.loss_callback is not None else None)
     layer_sizes = list(hidden_sizes) + [estimator.n_outputs_]
 
+    # What tasks receive: the parameters only, never a fitted model's arrays.
+    worker_estimator = clone(estimator)
     # Build every LocalBlock where its rows are, once; keep them for all rounds.
     used = [b for b in range(len(sources)) if block_rows[b] > 0]
     token = uuid.uuid4().hex[:8]
     blocks = client.compute([
         delayed(_prepare_block, pure=False)(
-            estimator, n_features, sources[b], targets[offsets[b]:offsets[b + 1]],
+            worker_estimator, n_features, sources[b], targets[offsets[b]:offsets[b + 1]],
             sample_weight[offsets[b]:offsets[b + 1]],
             None if qid is None else qid[offsets[b]:offsets[b + 1]],
             dask_key_name=f"svf-block-{token}-{b}")
@@ -387,9 +408,19 @@ def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
                                              sample_weight, compiled_callback)
         step, loss_curve = 0, []
     config = estimator._train_config(compiled_callback, layer_sizes[-1], targets.shape[1])
+    return TrainingStart(blocks, columns, state, config, step, loss_curve, continuing,
+                         n_features, token, worker_estimator)
+
+
+def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch, combine,
+         server_learning_rate, state_combine, max_task_retries, callback):
+    start = start_training(estimator, X, y, sample_weight, qid, classes, client)
+    blocks, columns, state, config = start.blocks, start.columns, start.state, start.config
+    step, loss_curve, continuing, token = start.step, start.loss_curve, start.continuing, start.token
+    layer_sizes = list(state.layout.layer_sizes)
     h0 = int(layer_sizes[0])
     seed_root = estimator._seed(2 + step)
-    whole_vector_bytes = 2 * len(used) * (state.input_table.nbytes + state.dense_params.nbytes
+    whole_vector_bytes = 2 * len(blocks) * (state.input_table.nbytes + state.dense_params.nbytes
                                           + state.dense_state.nbytes)
     history = list(getattr(estimator, "distributed_rounds_", [])) if continuing else []
     best_loss = estimator.best_loss_ if continuing and estimator.best_loss_ is not None else np.inf
@@ -401,14 +432,15 @@ def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
         for part in range(rounds_per_epoch):
             started = time.perf_counter()
             round_number = len(history) + 1
-            plan = (estimator, state.layout, config, rounds_per_epoch, part)
+            plan = (start.worker_estimator, state.layout, config, rounds_per_epoch, part)
             results, retried, sent = _run_round(client, blocks, columns, state, plan, step,
                                                 (seed_root, epoch_offset + epoch, round_number),
                                                 f"svf-round-{token}-{round_number}",
                                                 max_task_retries)
             received = sum(r.changed_rows.nbytes + r.row_change.nbytes + r.dense_change.nbytes
                            + r.state_change.nbytes for r in results)
-            step = _combine(state, columns, results, h0, server_learning_rate, state_combine, step)
+            step = _combine(state, columns, results, h0, server_learning_rate, combine,
+                            state_combine, step)
             if not state.is_finite():
                 raise ValueError(
                     "Training diverged: the combined parameters are no longer finite. Lower "
@@ -445,7 +477,7 @@ def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
             ConvergenceWarning, stacklevel=3)
     client.cancel(blocks)
     epochs_run = len(loss_curve) - epoch_offset
-    estimator.n_features_in_ = n_features
+    estimator.n_features_in_ = start.n_features
     estimator._publish_network(state, step, (estimator.n_iter_ if continuing else 0) + epochs_run,
                                loss_curve, best_loss)
     estimator.distributed_rounds_ = history
@@ -495,12 +527,13 @@ def _gather_round(futures, submit, max_task_retries):
     return results, retried
 
 
-def _combine(state, columns, results, h0, server_learning_rate, state_combine, step):
+def _combine(state, columns, results, h0, server_learning_rate, combine, state_combine, step):
     """Apply a round's changes to the driver's parameters; return the new step count.
 
-    A row's weight change is the mean over the blocks that changed it, times
-    ``server_learning_rate``; dense weights' changes are the mean over every
-    block.  State changes are summed or averaged (``state_combine``).
+    A weight's change is the mean (``combine="mean"``) or the sum of the
+    changes of the blocks that changed it (every block, for dense weights),
+    times ``server_learning_rate``; optimizer state is combined by
+    ``state_combine`` the same way, without the server step.
     """
     table = state.input_table
     n_changed = np.zeros(table.shape[0], dtype=np.float32)
@@ -509,10 +542,13 @@ def _combine(state, columns, results, h0, server_learning_rate, state_combine, s
     n_blocks = len(results)
     for cols, change in zip(columns, results, strict=True):
         rows = cols[change.changed_rows]
-        share = (1.0 / n_changed[rows])[:, None]
-        table[rows, :h0] += (server_learning_rate * share) * change.row_change[:, :h0]
+        mean_share = (1.0 / n_changed[rows])[:, None]
+        weight_share = mean_share if combine == "mean" else np.float32(1.0)
+        table[rows, :h0] += (server_learning_rate * weight_share) * change.row_change[:, :h0]
         if table.shape[1] > h0:
-            table[rows, h0:] += change.row_change[:, h0:] * (share if state_combine == "mean" else 1.0)
-        state.dense_params += (server_learning_rate / n_blocks) * change.dense_change
+            state_share = mean_share if state_combine == "mean" else np.float32(1.0)
+            table[rows, h0:] += state_share * change.row_change[:, h0:]
+        dense_share = 1.0 / n_blocks if combine == "mean" else 1.0
+        state.dense_params += (server_learning_rate * dense_share) * change.dense_change
         state.dense_state += change.state_change / (n_blocks if state_combine == "mean" else 1.0)
     return step + sum(r.n_steps for r in results)
