@@ -8,6 +8,8 @@ for Dask's nanny to bring it back.
 import os
 import pickle
 import signal
+import subprocess
+import sys
 
 import joblib
 import numpy as np
@@ -61,6 +63,14 @@ def _linear(max_iter=3, **params):
 
 def _blocks(X, n_blocks=2):
     return da.from_array(X, chunks=(-(-X.shape[0] // n_blocks), -1), asarray=False)
+
+
+def test_the_core_package_never_imports_dask():
+    code = ("import sys, skvectorflow, skvectorflow.datasets; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert imported.stdout.strip() == "[]"
 
 
 # ---- sweeps on joblib's Dask backend ----------------------------------------------

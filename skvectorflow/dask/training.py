@@ -192,7 +192,7 @@ def _is_lost_worker(exc):
 
 
 def _block_sources(X, client):
-    """``(sources, n_rows)``: per block, something a task can take as its X, and its rows."""
+    """``(sources, n_rows, n_features)``: what a task can take as each block, its rows, X's width."""
     if isinstance(X, Array):
         if X.ndim != 2:
             raise ValueError(f"X must be a 2-d Dask array, got {X.ndim} dimensions.")
