@@ -19,16 +19,19 @@ process workers with one thread each trains the same model with
 ``warm_start`` (so the AUC is read after every epoch), for up to
 ``--max-epochs`` epochs, in several variants:
 
-``average``
-    the defaults: a row's change averaged over the blocks that changed it,
-    ``server_learning_rate=1``, AdaGrad state increments summed.
-``server step W``
-    ``server_learning_rate=W``: the averaged change is scaled back up to
-    roughly the sum of the blocks' changes.
-``state mean``
+``mean``
+    ``combine="mean"``: a row's change averaged over the blocks that changed
+    it (model averaging), AdaGrad state increments summed.
+``mean, server step W``
+    the same with ``server_learning_rate=W``: the averaged change scaled
+    back up to about the sum of the blocks' changes.
+``sum``
+    the defaults: the blocks' changes added (``combine="sum"``), state
+    increments summed, one round per epoch.
+``sum, state mean``
     AdaGrad state increments averaged instead of summed.
-``4 rounds/epoch``
-    ``rounds_per_epoch=4``: the blocks synchronise four times an epoch.
+``sum, 4 rounds/epoch``, ``sum, 2W rounds/epoch``
+    the blocks synchronise 4 or 2W times an epoch (``rounds_per_epoch``).
 
 Columns: ``epochs to target`` (the first epoch whose held-out AUC reaches
 the target minus ``--tolerance``; ``>N`` if none did), the AUC after
@@ -71,11 +74,13 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_OUTPUT = RESULTS_DIR / "dask_scaling.json"
 
 VARIANTS = {
-    "average": lambda n_workers: {},
-    "server step W": lambda n_workers: {"server_learning_rate": float(n_workers)},
-    "state mean": lambda n_workers: {"state_combine": "mean"},
-    "sum": lambda n_workers: {"combine": "sum"},
-    "sum, 4 rounds/epoch": lambda n_workers: {"combine": "sum", "rounds_per_epoch": 4},
+    "mean": lambda n_workers: {"combine": "mean"},
+    "mean, server step W": lambda n_workers: {"combine": "mean",
+                                              "server_learning_rate": float(n_workers)},
+    "sum": lambda n_workers: {},
+    "sum, state mean": lambda n_workers: {"state_combine": "mean"},
+    "sum, 4 rounds/epoch": lambda n_workers: {"rounds_per_epoch": 4},
+    "sum, 2W rounds/epoch": lambda n_workers: {"rounds_per_epoch": 2 * n_workers},
 }
 
 
@@ -111,7 +116,7 @@ def run_cluster(args, n_workers, X_train, y_train, X_test, y_test, target, log):
 
     started = time.perf_counter()
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, worker_dashboard_address=None,
+                           dashboard_address=":0", worker_dashboard_address=":0",
                            silence_logs=40)
     client = Client(cluster)
     warmup = svf_dask.warmup(client)
@@ -176,8 +181,8 @@ HEADER = ["run", "variant", "epochs to target", "AUC", "vs 1 process", "moved/wh
 def format_markdown(report, epochs):
     meta = report["meta"]
     lines = markdown_context("BSP training on Dask against one process", meta)
-    lines += ["", f"- target: one-process held-out AUC after {epochs} epochs, "
-              f"{report['one_process']['aucs'][epochs - 1]:.4f}", ""]
+    target = report["one_process"]["aucs"][epochs - 1]
+    lines += ["", f"- target: one-process held-out AUC after {epochs} epochs, {target:.4f}", ""]
     lines += markdown_table(HEADER, format_rows(report, epochs), 2)
     return "\n".join(lines) + "\n"
 

@@ -19,30 +19,30 @@ import scipy.sparse as sp
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from sklearn.metrics import roc_auc_score  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, cross_val_score
 
-import skvectorflow.dask as svf_dask  # noqa: E402
-from skvectorflow import (  # noqa: E402
+import skvectorflow.dask as svf_dask
+from skvectorflow import (
     SparseMLPClassifier,
     SparseMLPRanker,
     SparseMLPRegressor,
     SurvivalExponentialRegressor,
 )
-from skvectorflow._base import effective_n_threads  # noqa: E402
-from skvectorflow.datasets import (  # noqa: E402
+from skvectorflow._base import effective_n_threads
+from skvectorflow.datasets import (
     make_sparse_classification,
     make_sparse_ranking,
     make_sparse_survival,
 )
-from skvectorflow.ranking import mean_ndcg  # noqa: E402
-from skvectorflow.survival import concordance_index  # noqa: E402
+from skvectorflow.ranking import mean_ndcg
+from skvectorflow.survival import concordance_index
 
 
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, worker_dashboard_address=None)
+                                       dashboard_address=":0", worker_dashboard_address=":0")
     with distributed.Client(cluster) as dask_client:
         svf_dask.warmup(dask_client)
         yield dask_client
@@ -171,7 +171,7 @@ def test_server_step_and_state_combine_change_the_model(client, zipf_data):
     base = svf_dask.fit(_linear(max_iter=2), _blocks(X), y)
     again = svf_dask.fit(_linear(max_iter=2), _blocks(X), y)
     np.testing.assert_array_equal(again.coefs_[0], base.coefs_[0])  # deterministic
-    for options in [{"server_learning_rate": 2.0}, {"state_combine": "mean"}, {"combine": "sum"}]:
+    for options in [{"server_learning_rate": 2.0}, {"state_combine": "mean"}, {"combine": "mean"}]:
         other = svf_dask.fit(_linear(max_iter=2), _blocks(X), y, **options)
         assert not np.array_equal(other.coefs_[0], base.coefs_[0]), options
 
@@ -202,7 +202,7 @@ def test_bsp_regressor_and_warm_start_continue(client):
 
 def test_bsp_survival_matches_one_process(client):
     X, y = make_sparse_survival(n_samples=8_000, n_features=2**14, random_state=4)
-    params = dict(max_iter=3, tol=None, random_state=0, n_jobs=1)
+    params = {"max_iter": 3, "tol": None, "random_state": 0, "n_jobs": 1}
     one = SurvivalExponentialRegressor(**params).fit(X[:6_000], y[:6_000])
     bsp = svf_dask.fit(SurvivalExponentialRegressor(**params), _blocks(X[:6_000]), y[:6_000])
     c_one = concordance_index(y[6_000:], one.predict(X[6_000:]))
@@ -215,7 +215,7 @@ def test_bsp_ranker_keeps_queries_in_blocks(client):
                                     random_state=5)
     train = qid < 240
     X_train, y_train, qid_train = X[train], y[train], qid[train]
-    params = dict(max_iter=3, tol=None, random_state=0, n_jobs=1)
+    params = {"max_iter": 3, "tol": None, "random_state": 0, "n_jobs": 1}
     one = SparseMLPRanker(**params).fit(X_train, y_train, qid=qid_train)
     # 120 queries of 20 documents per block: chunks follow query boundaries.
     bsp = svf_dask.fit(SparseMLPRanker(**params), _blocks(X_train), y_train, qid=qid_train)
@@ -235,15 +235,15 @@ def test_bad_input_is_named_and_a_fitted_model_is_kept(client, zipf_data):
     coefs = model.coefs_[0].copy()
     rounds = list(model.distributed_rounds_)
     bad_calls = [
-        ((ValueError, "column chunks"), dict(X=da.from_array(X, chunks=(8_000, 2**17), asarray=False))),
-        ((ValueError, "X has 16000 samples but y has 15999"), dict(y=y[:-1])),
-        ((ValueError, "rounds_per_epoch"), dict(rounds_per_epoch=0)),
-        ((ValueError, "server_learning_rate"), dict(server_learning_rate=-1.0)),
-        ((ValueError, "state_combine"), dict(state_combine="max")),
-        ((ValueError, "combine must be one of"), dict(combine="median")),
-        ((TypeError, "list of CSR blocks"), dict(X=X)),
-        ((TypeError, r"X\[1\] is a str"), dict(X=[X[:10], "rows"])),
-        ((ValueError, "expecting 262144 features"), dict(X=_blocks(X[:, :1000]))),
+        ((ValueError, "column chunks"), {"X": da.from_array(X, chunks=(8_000, 2**17), asarray=False)}),
+        ((ValueError, "X has 16000 samples but y has 15999"), {"y": y[:-1]}),
+        ((ValueError, "rounds_per_epoch"), {"rounds_per_epoch": 0}),
+        ((ValueError, "server_learning_rate"), {"server_learning_rate": -1.0}),
+        ((ValueError, "state_combine"), {"state_combine": "max"}),
+        ((ValueError, "combine must be one of"), {"combine": "median"}),
+        ((TypeError, "list of CSR blocks"), {"X": X}),
+        ((TypeError, r"X\[1\] is a str"), {"X": [X[:10], "rows"]}),
+        ((ValueError, "expecting 262144 features"), {"X": _blocks(X[:, :1000])}),
     ]
     for (error, message), change in bad_calls:
         arguments = {"X": _blocks(X), "y": y, **change}

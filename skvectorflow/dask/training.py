@@ -16,8 +16,8 @@ arrays; the worker runs a share of an epoch (``1 / rounds_per_epoch`` of its
 shuffled units) with the unchanged engine, on a small local network whose
 feature ``i`` is global feature ``columns[i]``, and sends back the change of
 the rows it updated and of the dense arrays.  The driver then combines the
-changes: a weight's change is averaged (``combine="mean"``) or summed
-(``"sum"``) over the blocks that changed it and scaled by
+changes: a weight's change is summed (``combine="sum"``) or averaged
+(``"mean"``) over the blocks that changed it and scaled by
 ``server_learning_rate``; optimizer state (AdaGrad accumulators, Adam
 moments) is combined by ``state_combine``: ``"sum"`` adds every block's
 increment, so an accumulator grows as it would in one process that saw all
@@ -262,7 +262,7 @@ def _check_options(estimator, rounds_per_epoch, combine, server_learning_rate, s
 
 
 def fit(estimator, X, y, *, sample_weight=None, qid=None, classes=None, client=None,
-        rounds_per_epoch=1, combine="mean", server_learning_rate=1.0, state_combine="sum",
+        rounds_per_epoch=1, combine="sum", server_learning_rate=1.0, state_combine="sum",
         max_task_retries=3, callback=None):
     """Train a skvectorflow estimator on a Dask cluster by bulk-synchronous rounds.
 
@@ -295,10 +295,14 @@ def fit(estimator, X, y, *, sample_weight=None, qid=None, classes=None, client=N
     rounds_per_epoch : int, default=1
         Synchronisations per epoch: each round trains ``1 / rounds_per_epoch``
         of every block's units.  More rounds keep the workers' models closer.
-    combine : {'mean', 'sum'}, default='mean'
-        How the blocks' changes of a weight are combined: averaged over the
-        blocks that changed it (model averaging), or summed (as if each block
-        had applied its updates to the others' model, a delayed Hogwild).
+    combine : {'sum', 'mean'}, default='sum'
+        How the blocks' changes of a weight are combined: summed (as if each
+        block had applied its updates to the others' model, a Hogwild whose
+        updates arrive one round late), or averaged over the blocks that
+        changed it (model averaging, which slows learning: with W blocks a
+        weight every block touches moves about 1/W as far as in one
+        process).  With many blocks, summed changes overshoot unless the
+        blocks sync more often (``rounds_per_epoch``); see ``docs/dask.md``.
     server_learning_rate : float, default=1.0
         Multiplies the combined change of the weights before it is applied.
     state_combine : {'sum', 'mean'}, default='sum'
