@@ -241,8 +241,10 @@ TRAINING_PARAMETERS_DOC = """\
 
     n_jobs : int, default=None
         Hogwild threads.  ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context; ``-1`` means all cores.  Never
-        more than ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS`` when set.
+        :func:`joblib.parallel_config` context (and never more than this
+        machine's cores); ``-1`` means all cores.  Never more than
+        ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS`` when set (Dask's worker
+        processes set ``OMP_NUM_THREADS=1``).
 """
 
 FITTED_ATTRIBUTES_DOC = """
