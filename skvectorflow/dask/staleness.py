@@ -18,11 +18,12 @@ the model, varies from run to run.
 """
 
 import time
+from numbers import Integral
 
 import numpy as np
 from distributed import default_client
 
-from .training import _train_block_round, start_training
+from .training import check_options, start_training, train_block_round
 
 # Seconds a block waits between two looks at the slowest block's clock.
 POLL_SECONDS = 0.002
@@ -89,7 +90,7 @@ def _run_block(block, columns, server, index, estimator, layout, config, rounds_
             time.sleep(POLL_SECONDS)
         rows, dense_params, dense_state, step = server.pull(columns).result()
         epoch, part = divmod(clock, rounds_per_epoch)
-        change = _train_block_round(
+        change = train_block_round(
             block, rows, dense_params, dense_state,
             (estimator, layout, config, rounds_per_epoch, part), step,
             (seed_root + [epoch, index], seed_root + [clock + 1, index]))
@@ -124,11 +125,10 @@ def fit_ssp(estimator, X, y, *, sample_weight=None, qid=None, classes=None, clie
     estimator : the fitted estimator
         ``loss_curve_`` holds the mean training loss of each epoch.
     """
-    client = client or default_client()
-    if not isinstance(staleness, int) or staleness < 0:
+    check_options(estimator, rounds_per_epoch, "sum", server_learning_rate, "sum", 0)
+    if not isinstance(staleness, Integral) or staleness < 0:
         raise ValueError(f"staleness must be a non-negative int, got {staleness!r}.")
-    if not isinstance(rounds_per_epoch, int) or rounds_per_epoch < 1:
-        raise ValueError(f"rounds_per_epoch must be a positive int, got {rounds_per_epoch!r}.")
+    client = client or default_client()
     previous_state = dict(estimator.__dict__)
     try:
         start = start_training(estimator, X, y, sample_weight, qid, classes, client)

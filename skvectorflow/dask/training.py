@@ -147,7 +147,7 @@ def _summarize_block(block):
     return BlockSummary(block.columns, int(block.csr[0].size - 1), int(block.csr[2].size))
 
 
-def _train_block_round(block, rows, dense_params, dense_state, plan, first_step, seeds):
+def train_block_round(block, rows, dense_params, dense_state, plan, first_step, seeds):
     """One block's share of a round (runs on a worker); returns its changes.
 
     ``rows`` are the input-table rows of ``block.columns``; nothing received
@@ -241,8 +241,9 @@ def _check_queries_within_blocks(qid, offsets):
             seen[query] = b
 
 
-def _check_options(estimator, rounds_per_epoch, combine, server_learning_rate, state_combine,
-                   max_task_retries):
+def check_options(estimator, rounds_per_epoch, combine, server_learning_rate, state_combine,
+                  max_task_retries):
+    """Raise for an estimator or an option the distributed trainers cannot take."""
     if not isinstance(estimator, BaseSparseMLP):
         raise TypeError(f"estimator must be a skvectorflow estimator, got {type(estimator).__name__}.")
     if not isinstance(rounds_per_epoch, Integral) or rounds_per_epoch < 1:
@@ -257,8 +258,8 @@ def _check_options(estimator, rounds_per_epoch, combine, server_learning_rate, s
         raise ValueError(f"max_task_retries must be a non-negative int, got {max_task_retries!r}.")
     if estimator.early_stopping:
         raise ValueError(
-            "early_stopping is not supported by skvectorflow.dask.fit; hold out a set and score "
-            "the model from a callback instead.")
+            "early_stopping is not supported by skvectorflow.dask; hold out a set yourself and "
+            "train with warm_start=True and max_iter=1, scoring the model between calls.")
 
 
 def fit(estimator, X, y, *, sample_weight=None, qid=None, classes=None, client=None,
@@ -333,7 +334,7 @@ def fit(estimator, X, y, *, sample_weight=None, qid=None, classes=None, client=N
     >>> model = svf_dask.fit(SparseMLPClassifier(max_iter=3), X_blocks, y)  # doctest: +SKIP
     >>> model.predict(X[:5])  # doctest: +SKIP
     """
-    _check_options(estimator, rounds_per_epoch, combine, server_learning_rate, state_combine,
+    check_options(estimator, rounds_per_epoch, combine, server_learning_rate, state_combine,
                    max_task_retries)
     client = client or default_client()
     previous_state = dict(estimator.__dict__)
@@ -494,7 +495,7 @@ def _run_round(client, blocks, columns, state, plan, step, seeds, key_prefix, ma
 
     def submit(i, attempt):
         return client.submit(
-            _train_block_round, blocks[i], state.input_table[columns[i]], state.dense_params,
+            train_block_round, blocks[i], state.input_table[columns[i]], state.dense_params,
             state.dense_state, plan, step, (seed_root + [epoch, i], seed_root + [round_number, i]),
             key=f"{key_prefix}-{i}-{attempt}")
 
