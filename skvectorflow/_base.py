@@ -35,13 +35,18 @@ def effective_n_threads(n_jobs):
     """Number of threads for ``n_jobs``, honouring joblib and the environment.
 
     ``None`` defers to joblib's ``parallel_config`` (1 outside one), so sweeps
-    that already run in parallel do not oversubscribe; ``-1`` means every core
-    joblib sees, ``-2`` all but one, and so on.  The result never exceeds
-    ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS`` when they are set: Dask
-    workers and joblib's loky workers cap nested parallelism through them.
+    that already run in parallel do not oversubscribe, but never exceeds the
+    cores of this machine: a cluster backend's ``n_jobs`` counts the cluster's
+    workers (joblib's Dask backend reports every worker thread, on the client
+    and again inside its own tasks), not threads this process can use.
+    ``-1`` means every core joblib sees, ``-2`` all but one, and so on.  The
+    result never exceeds ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS`` when they
+    are set: Dask's worker processes start with ``OMP_NUM_THREADS=1`` and
+    joblib's loky workers with their share of the cores, and this is how they
+    cap nested parallelism.
     """
     if n_jobs is None:
-        n_threads = joblib.effective_n_jobs(None)
+        n_threads = min(joblib.effective_n_jobs(None), joblib.cpu_count())
     elif n_jobs < 0:
         n_threads = joblib.cpu_count() + 1 + n_jobs
     else:
@@ -236,8 +241,10 @@ TRAINING_PARAMETERS_DOC = """\
 
     n_jobs : int, default=None
         Hogwild threads.  ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context; ``-1`` means all cores.  Never
-        more than ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS`` when set.
+        :func:`joblib.parallel_config` context (and never more than this
+        machine's cores); ``-1`` means all cores.  Never more than
+        ``OMP_NUM_THREADS`` or ``NUMBA_NUM_THREADS`` when set (Dask's worker
+        processes set ``OMP_NUM_THREADS=1``).
 """
 
 FITTED_ATTRIBUTES_DOC = """
@@ -463,38 +470,13 @@ class BaseSparseMLP(BaseEstimator):
             loss_curve = list(self.loss_curve_)
             validation_scores = list(self.validation_scores_ or [])
         else:
-            layout = network.make_layout(layer_sizes)
             fan_in = max(1.0, csr[2].size / max(n_samples, 1))
-            init_rng = np.random.default_rng(self._seed(0))
-            state = NetworkState(layout, *network.init_network(
-                layout, X.shape[1], optimizers.input_state_width(optimizer_code, layer_sizes[0]),
-                optimizers.dense_state_width(optimizer_code), fan_in, init_rng))
-            output_bias_start = int(layout.bias_offsets[-1]) if len(layer_sizes) > 1 else 0
-            state.dense_params[output_bias_start:output_bias_start + layer_sizes[-1]] = (
-                self._initial_outputs(targets, sample_weight, compiled_callback, layer_sizes[-1]))
+            state = self._new_network_state(layer_sizes, X.shape[1], fan_in, targets, sample_weight,
+                                            compiled_callback)
             step = 0
             loss_curve, validation_scores = [], []
 
-        config = hogwild.make_train_config(
-            loss=self._loss_code(),
-            use_callback=compiled_callback is not None,
-            activation=ACTIVATION_CODES[self.activation],
-            optimizer=optimizer_code,
-            learning_rate_schedule=optimizers.LEARNING_RATE_CODES[self.learning_rate],
-            learning_rate=self.learning_rate_init,
-            power_t=self.power_t,
-            alpha=self.alpha,
-            l1=self.l1,
-            beta_1=self.beta_1,
-            beta_2=self.beta_2,
-            epsilon=self.epsilon,
-            huber_delta=self._huber_delta(),
-            batch_size=self.batch_size,
-            n_outputs=layer_sizes[-1],
-            n_targets=targets.shape[1],
-            max_pairs=self._max_pairs_per_query(),
-        )
-
+        config = self._train_config(compiled_callback, layer_sizes[-1], targets.shape[1])
         rng = np.random.default_rng(self._seed(1 + step))
         # Seeds of the query losses' pair sampling: a stream of their own, so
         # that row losses shuffle exactly as they would without it.
@@ -611,17 +593,66 @@ class BaseSparseMLP(BaseEstimator):
 
         # Publish the trained state only now that training has succeeded.
         epochs_run = len(loss_curve) - (len(self.loss_curve_) if continuing else 0)
+        self._publish_network(state, step, (self.n_iter_ if continuing else 0) + epochs_run,
+                              loss_curve, None if early_stopping else best_loss,
+                              validation_scores if early_stopping else None,
+                              best_score if early_stopping else None)
+        return self
+
+    # ---- training hooks, shared with skvectorflow.dask -------------------------------
+    def _train_config(self, compiled_callback, n_outputs, n_targets):
+        """The engine's record of this estimator's training hyper-parameters."""
+        return hogwild.make_train_config(
+            loss=self._loss_code(),
+            use_callback=compiled_callback is not None,
+            activation=ACTIVATION_CODES[self.activation],
+            optimizer=optimizers.OPTIMIZER_CODES[self.optimizer],
+            learning_rate_schedule=optimizers.LEARNING_RATE_CODES[self.learning_rate],
+            learning_rate=self.learning_rate_init,
+            power_t=self.power_t,
+            alpha=self.alpha,
+            l1=self.l1,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            huber_delta=self._huber_delta(),
+            batch_size=self.batch_size,
+            n_outputs=n_outputs,
+            n_targets=n_targets,
+            max_pairs=self._max_pairs_per_query(),
+        )
+
+    def _new_network_state(self, layer_sizes, n_features, fan_in, targets, sample_weight,
+                           compiled_callback):
+        """Initial parameters, with the output bias at the null model of the training targets.
+
+        ``fan_in`` is the mean number of non-zeros per row (see
+        ``network.init_network``).
+        """
+        optimizer_code = optimizers.OPTIMIZER_CODES[self.optimizer]
+        layout = network.make_layout(layer_sizes)
+        init_rng = np.random.default_rng(self._seed(0))
+        state = NetworkState(layout, *network.init_network(
+            layout, n_features, optimizers.input_state_width(optimizer_code, layer_sizes[0]),
+            optimizers.dense_state_width(optimizer_code), fan_in, init_rng))
+        output_bias_start = int(layout.bias_offsets[-1]) if len(layer_sizes) > 1 else 0
+        state.dense_params[output_bias_start:output_bias_start + layer_sizes[-1]] = (
+            self._initial_outputs(targets, sample_weight, compiled_callback, layer_sizes[-1]))
+        return state
+
+    def _publish_network(self, state, step, n_iter, loss_curve, best_loss,
+                         validation_scores=None, best_validation_score=None):
+        """Make ``state`` the fitted model and set the fitted attributes."""
         self._network = state
         self._activation_code = ACTIVATION_CODES[self.activation]
-        self._optimizer_code = optimizer_code
+        self._optimizer_code = optimizers.OPTIMIZER_CODES[self.optimizer]
         self._fitted_optimizer = self.optimizer
         self.t_ = step
-        self.n_iter_ = (self.n_iter_ if continuing else 0) + epochs_run
+        self.n_iter_ = n_iter
         self.loss_curve_ = loss_curve
-        self.best_loss_ = None if early_stopping else best_loss
-        self.validation_scores_ = validation_scores if early_stopping else None
-        self.best_validation_score_ = best_score if early_stopping else None
-        return self
+        self.best_loss_ = best_loss
+        self.validation_scores_ = validation_scores
+        self.best_validation_score_ = best_validation_score
 
     def _check_epoch(self, result, state):
         callback = self.loss_callback

@@ -1202,9 +1202,23 @@ def test_effective_n_threads_defaults_and_negative_values(no_thread_caps):
 
 def test_effective_n_threads_honours_joblib_parallel_config(no_thread_caps):
     with joblib.parallel_config(n_jobs=2):
-        assert _base.effective_n_threads(None) == 2
+        assert _base.effective_n_threads(None) == min(2, joblib.cpu_count())
         assert _base.effective_n_threads(3) == 3  # an explicit n_jobs wins
     assert _base.effective_n_threads(None) == 1
+
+
+class _ClusterSizedBackend(joblib.parallel.ThreadingBackend):
+    """A backend that, like joblib's Dask backend, counts a whole cluster's workers."""
+
+    def effective_n_jobs(self, n_jobs):
+        return 64 * joblib.cpu_count()
+
+
+def test_effective_n_threads_never_takes_a_cluster_size_for_local_threads(no_thread_caps):
+    joblib.register_parallel_backend("svf_cluster_sized", _ClusterSizedBackend)
+    with joblib.parallel_config(backend="svf_cluster_sized"):
+        assert _base.effective_n_threads(None) == joblib.cpu_count()
+        assert _base.effective_n_threads(-1) == joblib.cpu_count()
 
 
 @pytest.mark.parametrize("variable", ["OMP_NUM_THREADS", "NUMBA_NUM_THREADS"])
@@ -1214,7 +1228,7 @@ def test_effective_n_threads_is_capped_by_environment(no_thread_caps, variable):
     assert _base.effective_n_threads(2) == 2
     assert _base.effective_n_threads(-1) == min(3, joblib.cpu_count())
     with joblib.parallel_config(n_jobs=5):
-        assert _base.effective_n_threads(None) == 3
+        assert _base.effective_n_threads(None) == min(3, joblib.cpu_count())
     for ignored in ["", "0", "abc", "-2"]:
         no_thread_caps.setenv(variable, ignored)
         assert _base.effective_n_threads(8) == 8
