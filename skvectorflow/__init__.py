@@ -6,9 +6,12 @@ over every core, on scipy CSR matrices used without a copy.
 
 from .neural_network import SparseMLPClassifier, SparseMLPRegressor
 from .ranking import SparseMLPRanker
+from .recommendation import FactorizationMachineClassifier, FactorizationMachineRegressor
 from .survival import SurvivalExponentialRegressor
 
 __all__ = [
+    "FactorizationMachineClassifier",
+    "FactorizationMachineRegressor",
     "SparseMLPClassifier",
     "SparseMLPRanker",
     "SparseMLPRegressor",

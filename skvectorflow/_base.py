@@ -311,6 +311,14 @@ class BaseSparseMLP(BaseEstimator):
             raise TypeError(f"{type(self).__name__} does not take qid.")
         return X, targets, sample_weight, np.zeros(0, dtype=np.int64)
 
+    def _network_spec(self, hidden_sizes, n_outputs):
+        """Layer sizes and input-layer kind of the network to train.
+
+        The default is an MLP: ``hidden_sizes`` then the outputs, with the
+        sparse sum as input layer.  Returns ``(layer_sizes, input_kind)``.
+        """
+        return list(hidden_sizes) + [n_outputs], network.INPUT_SUM
+
     def _max_pairs_per_query(self):
         """Pairs a query loss may draw per unit (0: no limit; unused by row losses)."""
         return 0
@@ -444,7 +452,7 @@ class BaseSparseMLP(BaseEstimator):
         unit_rows = np.arange(n_samples + 1, dtype=np.int64) if rows_are_units else unit_bounds
 
         optimizer_code = optimizers.OPTIMIZER_CODES[self.optimizer]
-        layer_sizes = list(hidden_sizes) + [self.n_outputs_]
+        layer_sizes, input_kind = self._network_spec(hidden_sizes, self.n_outputs_)
         if continuing:
             if list(self._network.layout.layer_sizes) != layer_sizes:
                 raise ValueError(
@@ -463,11 +471,12 @@ class BaseSparseMLP(BaseEstimator):
             loss_curve = list(self.loss_curve_)
             validation_scores = list(self.validation_scores_ or [])
         else:
-            layout = network.make_layout(layer_sizes)
+            layout = network.make_layout(layer_sizes, input_kind)
             fan_in = max(1.0, csr[2].size / max(n_samples, 1))
             init_rng = np.random.default_rng(self._seed(0))
             state = NetworkState(layout, *network.init_network(
-                layout, X.shape[1], optimizers.input_state_width(optimizer_code, layer_sizes[0]),
+                layout, X.shape[1],
+                optimizers.input_state_width(optimizer_code, network.table_width(layout)),
                 optimizers.dense_state_width(optimizer_code), fan_in, init_rng))
             output_bias_start = int(layout.bias_offsets[-1]) if len(layer_sizes) > 1 else 0
             state.dense_params[output_bias_start:output_bias_start + layer_sizes[-1]] = (

@@ -35,8 +35,13 @@ import scipy.sparse as sp
 from scipy.special import expit, logit
 from sklearn.utils import check_random_state
 
-from ._engine.criteo_format import (PARSE_BAD_INTEGER, PARSE_BAD_LABEL, PARSE_OK,
-                                    PARSE_WRONG_FIELD_COUNT, parse_criteo_lines)
+from ._engine.criteo_format import (
+    PARSE_BAD_INTEGER,
+    PARSE_BAD_LABEL,
+    PARSE_OK,
+    PARSE_WRONG_FIELD_COUNT,
+    parse_criteo_lines,
+)
 from .fields import MAX_HASH_BITS, field_map_of_blocks, hash_values, signed_log1p
 
 __all__ = ["load_criteo", "make_criteo_like", "parse_criteo_chunk"]

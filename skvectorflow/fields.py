@@ -244,7 +244,7 @@ class FieldHasher(TransformerMixin, BaseEstimator):
                 raise ValueError(f"{name} names {missing[0]!r}, which is not a column of X.")
         overlap = set(categorical) & set(numeric)
         if overlap:
-            raise ValueError(f"column {sorted(overlap)[0]!r} is both numeric and categorical.")
+            raise ValueError(f"column {min(overlap)!r} is both numeric and categorical.")
         for c in numeric:
             if not _is_numeric(frame[c].dtype):
                 raise ValueError(

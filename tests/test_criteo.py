@@ -11,8 +11,13 @@ from sklearn.pipeline import make_pipeline
 
 from skvectorflow.criteo import parse_criteo_chunk
 from skvectorflow.datasets import load_criteo, make_criteo_like
-from skvectorflow.fields import (DENSE_FIELD, FieldHasher, check_field_map, field_map_of_blocks,
-                                 hash_values)
+from skvectorflow.fields import (
+    DENSE_FIELD,
+    FieldHasher,
+    check_field_map,
+    field_map_of_blocks,
+    hash_values,
+)
 
 
 def _line(label="0", counts=("1",) * 13, tokens=("68fd1e64",) * 26):
@@ -37,7 +42,7 @@ def test_written_file_reads_back_as_the_generated_matrix(tmp_path, suffix):
 
 
 def test_n_rows_and_chunk_boundaries(tmp_path, monkeypatch):
-    import skvectorflow.criteo as criteo
+    from skvectorflow import criteo
 
     path = tmp_path / "day.tsv"
     X, y, _ = make_criteo_like(300, hash_bits=5, random_state=0, path=path)

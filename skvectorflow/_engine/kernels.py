@@ -10,6 +10,12 @@ Activation derivatives are written in terms of the activation's *output*
 stored.  Activations of a unit's rows live in a per-thread scratch buffer
 ``activations[row_in_unit, activation_offsets[l] + i]``.
 
+A factorization input layer (``network.INPUT_FACTORIZATION``) computes the
+bi-interaction vector instead of the sum, keeps the row's sums
+``[sum_k x_k w_k | sum_k x_k v_k]`` in a per-slot scratch row (``input_sums``)
+for its backward pass, and adds the linear term to the outputs; its layer 0
+is not activated (the bi-interaction vector is already non-linear in x).
+
 The input layer's backward pass stops at ``delta0`` (the gradient with respect
 to ``z0``): the caller turns it into sparse updates of the touched rows
 ``W0[j_k] -= step * x_k * delta0``, so its cost is proportional to the row's
@@ -23,7 +29,7 @@ import numpy as np
 
 from .compilation import KernelOnFirstUse
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
-from .network import FLOAT_2D, READONLY_FLOAT_1D, READONLY_FLOAT_2D
+from .network import FLOAT_2D, INPUT_FACTORIZATION, READONLY_FLOAT_1D, READONLY_FLOAT_2D
 from .network import READONLY_INT32_1D, READONLY_INT64_1D, NetworkLayout, readonly_layout
 
 IDENTITY = 0
@@ -61,7 +67,50 @@ def activation_derivative(code, output):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, out, slot):
+def factorization_input_layer(indptr, indices, data, row, input_table, dense_params, h0, n_linear,
+                              out, slot, input_sums):
+    """Bi-interaction vector of one row into ``out[slot, :h0]``, and its sums into ``input_sums[slot]``.
+
+    ``out[slot, c] = b0_c + (s_c**2 - sum_k (x_k v_kc)**2) / 2`` with
+    ``s_c = sum_k x_k v_kc``; ``input_sums[slot] = [sum_k x_k w_k (n_linear) | s (h0)]``.
+    """
+    for c in range(n_linear + h0):
+        input_sums[slot, c] = 0.0
+    for c in range(h0):
+        out[slot, c] = 0.0  # the sum of squares, until the end
+    for p in range(indptr[row], indptr[row + 1]):
+        feature = indices[p]
+        x = data[p]
+        for o in range(n_linear):
+            input_sums[slot, o] += x * input_table[feature, o]
+        for c in range(h0):
+            xv = x * input_table[feature, n_linear + c]
+            input_sums[slot, n_linear + c] += xv
+            out[slot, c] += xv * xv
+    for c in range(h0):
+        total = input_sums[slot, n_linear + c]
+        out[slot, c] = dense_params[c] + 0.5 * (total * total - out[slot, c])
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def factorization_nonzero_gradient(input_table, feature, x, input_sums, slot, delta0, output_grad,
+                                   output_start, h0, n_linear, out_row):
+    """Gradient of a table row for one non-zero ``x`` of feature ``feature``, divided by ``x``.
+
+    Writes ``[dL/dout (n_linear) | delta0_c * (s_c - x v_c) (h0)]`` into
+    ``out_row[0]``; the caller scales it by ``x`` in the update (the same
+    contract as the sum layer's ``x * delta0``).
+    """
+    for o in range(n_linear):
+        out_row[0, o] = output_grad[output_start + o]
+    for c in range(h0):
+        out_row[0, n_linear + c] = delta0[slot, c] * (
+            input_sums[slot, n_linear + c] - x * input_table[feature, n_linear + c])
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, out, slot,
+                input_sums):
     """Outputs of every layer for one CSR row.
 
     Parameters
@@ -78,6 +127,8 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
         Layer ``l``'s outputs go to ``out[slot, activation_offsets[l]:][:h_l]``;
         the last layer's are the network's (linear) outputs.
     slot : int
+    input_sums : float32[:, ::1], shape (n_slots, table_width); row ``slot`` written
+        by a factorization input layer (unused by the sum layer).
 
     Buffers are passed whole with an index, never as per-row views: a view
     costs an atomic reference-count update, which threads sharing a buffer's
@@ -86,7 +137,12 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
     sizes = layout.layer_sizes
     n_layers = sizes.shape[0]
     h0 = sizes[0]
-    if h0 == 1:
+    factorization = layout.input_spec[0] == INPUT_FACTORIZATION
+    n_linear = layout.input_spec[1]
+    if factorization:
+        factorization_input_layer(indptr, indices, data, row, input_table, dense_params, h0, n_linear,
+                                  out, slot, input_sums)
+    elif h0 == 1:
         # A linear model with one output: keep the sum in a register (the
         # general loop below re-reads it from memory on every non-zero).
         z = dense_params[0]
@@ -101,7 +157,7 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
             x = data[p]
             for c in range(h0):
                 out[slot, c] += x * input_table[feature, c]
-    if n_layers > 1:
+    if n_layers > 1 and not factorization:
         activate(activation, out, slot, 0, h0)
     for layer in range(1, n_layers):
         n_in = sizes[layer - 1]
@@ -120,6 +176,10 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
                     out[slot, a_out + o] += a * dense_params[w_row + o]
         if layer < n_layers - 1:
             activate(activation, out, slot, a_out, a_out + n_out)
+    if factorization:
+        last = layout.activation_offsets[n_layers - 1]
+        for o in range(n_linear):
+            out[slot, last + o] += input_sums[slot, o]
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -172,7 +232,10 @@ def backward_row(activations, slot, dense_params, dense_grad, layout, activation
                 d = deltas[current, o]
                 dense_grad[w_row + o] += a * d
                 back += dense_params[w_row + o] * d
-            deltas[nxt, i] = back * activation_derivative(activation, a)
+            if layer == 1 and layout.input_spec[0] == INPUT_FACTORIZATION:
+                deltas[nxt, i] = back  # the bi-interaction layer is not activated
+            else:
+                deltas[nxt, i] = back * activation_derivative(activation, a)
         current = nxt
     h0 = sizes[0]
     for c in range(h0):
@@ -203,15 +266,17 @@ def _predict_rows(indptr, indices, data, row_start, row_stop, input_table, dense
     n_outputs = sizes[n_layers - 1]
     last = layout.activation_offsets[n_layers - 1]
     scratch = np.empty((1, np.sum(sizes)), dtype=np.float32)
+    input_sums = np.empty((1, layout.input_spec[1] + sizes[0]), dtype=np.float32)
     for row in range(row_start, row_stop):
         if row + PREFETCH_ROWS_AHEAD < row_stop:
             prefetch_row_features(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table)
-        forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, scratch, 0)
+        forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, scratch, 0,
+                    input_sums)
         for o in range(n_outputs):
             out[row, o] = scratch[0, last + o]
 
 
-LAYOUT_TYPE = numba.typeof(readonly_layout(NetworkLayout(*(np.zeros(1, np.int64),) * 4)))
+LAYOUT_TYPE = numba.typeof(readonly_layout(NetworkLayout(*(np.zeros(1, np.int64),) * 5)))
 
 predict_rows = KernelOnFirstUse(
     _predict_rows,

@@ -20,6 +20,19 @@ arrays that every engine kernel receives:
     Optimizer state of ``dense_params``, one block of ``n_dense_params`` values
     per state variable.
 
+The input layer comes in two kinds (``input_spec[0]``):
+
+``INPUT_SUM``
+    the embedding sum above, ``z0 = b0 + sum_k x_k * W0[j_k]``; a table row is
+    ``h0`` weights wide.
+``INPUT_FACTORIZATION``
+    a factorization machine's pairwise term, in the bi-interaction form of
+    He and Chua's neural FM: a table row is ``[w_j (n_linear) | v_j (h0)]``,
+    layer 0 outputs ``z0_c = b0_c + 1/2 ((sum_k x_k v_kc)**2 - sum_k (x_k v_kc)**2)``,
+    which sums ``x_j x_k v_jc v_kc`` over the pairs ``j < k`` of the row's
+    non-zeros in O(nnz * h0), and the linear term ``sum_k x_k w_k`` (one per
+    output, ``n_linear = n_outputs``) is added to the network's outputs.
+
 ``NetworkLayout`` holds the integer offsets that locate each layer inside
 these arrays and inside a row of the activation scratch buffer.  Every array is
 addressable by feature id, so a distributed trainer can hand a worker just the
@@ -47,9 +60,12 @@ READONLY_FLOAT_2D = types.Array(types.float32, 2, "C", readonly=True)
 READONLY_INT32_1D = types.Array(types.int32, 1, "C", readonly=True)
 READONLY_INT64_1D = types.Array(types.int64, 1, "C", readonly=True)
 
+INPUT_SUM = 0
+INPUT_FACTORIZATION = 1
+
 NetworkLayout = namedtuple(
     "NetworkLayout",
-    ["layer_sizes", "weight_offsets", "bias_offsets", "activation_offsets"],
+    ["layer_sizes", "weight_offsets", "bias_offsets", "activation_offsets", "input_spec"],
 )
 NetworkLayout.__doc__ = """Integer offsets of each layer (all int64 arrays of length n_layers).
 
@@ -59,10 +75,12 @@ weight_offsets : start of ``W_l`` in ``dense_params`` (entry 0 unused: ``W_0``
 bias_offsets : start of ``b_l`` in ``dense_params``.
 activation_offsets : start of layer ``l``'s outputs in a row of the activation
     scratch buffer, whose width is ``sum(layer_sizes)``.
+input_spec : ``[input kind, n_linear]`` (length 2): the input layer's kind and
+    the linear weights a table row holds before its ``h0`` layer-0 weights.
 """
 
 
-def make_layout(layer_sizes):
+def make_layout(layer_sizes, input_kind=INPUT_SUM):
     """Offsets of every layer for the given widths.
 
     Parameters
@@ -70,6 +88,9 @@ def make_layout(layer_sizes):
     layer_sizes : sequence of int
         ``(h0, h1, ..., n_outputs)``: the input layer's width first, the
         output layer's last.  One entry means a linear model.
+    input_kind : {INPUT_SUM, INPUT_FACTORIZATION}
+        With ``INPUT_FACTORIZATION``, ``h0`` is the number of factors, and
+        there must be at least one more layer (the outputs).
 
     Returns
     -------
@@ -88,7 +109,21 @@ def make_layout(layer_sizes):
         bias_offsets[layer] = offset
         offset += sizes[layer]
     activation_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    return readonly_layout(NetworkLayout(sizes, weight_offsets, bias_offsets, activation_offsets))
+    if input_kind == INPUT_FACTORIZATION:
+        if n_layers < 2:
+            raise ValueError("a factorization input layer needs an output layer after it")
+        input_spec = np.array([INPUT_FACTORIZATION, sizes[-1]], dtype=np.int64)
+    elif input_kind == INPUT_SUM:
+        input_spec = np.array([INPUT_SUM, 0], dtype=np.int64)
+    else:
+        raise ValueError(f"unknown input kind {input_kind!r}")
+    return readonly_layout(
+        NetworkLayout(sizes, weight_offsets, bias_offsets, activation_offsets, input_spec))
+
+
+def table_width(layout):
+    """Weights per input-table row (before its optimizer state)."""
+    return int(layout.input_spec[1] + layout.layer_sizes[0])
 
 
 def readonly_layout(layout):
@@ -116,7 +151,8 @@ def n_dense_params(layout):
 def init_network(layout, n_features, input_state_width, dense_state_width, fan_in, rng):
     """Allocate and initialise the parameters of a network.
 
-    Input-layer weights of a linear model start at zero (the problem is
+    Input-layer weights of a linear model (and a factorization machine's
+    linear weights) start at zero (the problem is
     convex and zero is the sparse-friendly start).  Otherwise every weight
     matrix is drawn from Glorot's uniform distribution; for the input layer the
     fan-in is the typical number of non-zeros in a row, not ``n_features``,
@@ -143,16 +179,24 @@ def init_network(layout, n_features, input_state_width, dense_state_width, fan_i
     """
     sizes = layout.layer_sizes
     h0 = int(sizes[0])
-    input_table = np.zeros((n_features, h0 + input_state_width), dtype=np.float32)
-    if sizes.size > 1:
+    n_linear = int(layout.input_spec[1])
+    width = n_linear + h0
+    input_table = np.zeros((n_features, width + input_state_width), dtype=np.float32)
+    if layout.input_spec[0] == INPUT_FACTORIZATION:
+        # Pairwise terms start small (x_j x_k <v_j, v_k> summed over ~fan_in**2 / 2
+        # pairs): each factor has variance 1 / (h0 * fan_in).
+        bound = np.float32(np.sqrt(3.0 / (h0 * max(fan_in, 1.0))))
+    else:
         bound = np.float32(np.sqrt(6.0 / (max(fan_in, 1.0) + h0)))
+    if sizes.size > 1:
         # Drawn in float32, in chunks of rows: a float64 draw of the whole
         # table would take twice the table's memory again and 10x the time.
+        # Linear weights (factorization machines) start at zero.
         rows_per_chunk = max(1, (1 << 22) // h0)
         for start in range(0, n_features, rows_per_chunk):
             stop = min(start + rows_per_chunk, n_features)
             chunk = rng.random((stop - start, h0), dtype=np.float32)
-            input_table[start:stop, :h0] = (2.0 * chunk - 1.0) * bound
+            input_table[start:stop, n_linear:width] = (2.0 * chunk - 1.0) * bound
     n_dense = n_dense_params(layout)
     dense_params = np.zeros(n_dense, dtype=np.float32)
     for layer in range(1, sizes.size):
@@ -162,6 +206,11 @@ def init_network(layout, n_features, input_state_width, dense_state_width, fan_i
         dense_params[start : start + n_in * n_out] = rng.uniform(
             -bound, bound, size=n_in * n_out
         )
+    if layout.input_spec[0] == INPUT_FACTORIZATION and sizes.size == 2:
+        # No hidden layer: the output layer starts by summing the pairwise
+        # terms, which is the classic factorization machine.
+        start = int(layout.weight_offsets[1])
+        dense_params[start : start + h0 * int(sizes[1])] = 1.0
     dense_state = np.zeros(dense_state_width * n_dense, dtype=np.float32)
     return input_table, dense_params, dense_state
 
@@ -172,14 +221,15 @@ def layer_views(layout, input_table, dense_params):
     Returns
     -------
     coefs : list of ndarray
-        ``coefs[0]`` is ``input_table[:, :h0]`` (a strided view), then each
+        ``coefs[0]`` is ``input_table[:, :table_width]`` (a strided view: for a
+        factorization layer, the linear weights then the factors), then each
         dense layer's ``(h_{l-1}, h_l)`` matrix.
     intercepts : list of ndarray
         Each layer's bias vector.
     """
     sizes = layout.layer_sizes
     h0 = int(sizes[0])
-    coefs = [input_table[:, :h0]]
+    coefs = [input_table[:, :table_width(layout)]]
     intercepts = [dense_params[:h0]]
     for layer in range(1, sizes.size):
         n_in, n_out = int(sizes[layer - 1]), int(sizes[layer])
