@@ -311,13 +311,13 @@ class BaseSparseMLP(BaseEstimator):
             raise TypeError(f"{type(self).__name__} does not take qid.")
         return X, targets, sample_weight, np.zeros(0, dtype=np.int64)
 
-    def _network_spec(self, hidden_sizes, n_outputs):
-        """Layer sizes and input-layer kind of the network to train.
+    def _network_layout(self, hidden_sizes, n_outputs, n_features):
+        """The ``NetworkLayout`` to train (validating what it depends on).
 
         The default is an MLP: ``hidden_sizes`` then the outputs, with the
-        sparse sum as input layer.  Returns ``(layer_sizes, input_kind)``.
+        sparse sum as input layer.
         """
-        return list(hidden_sizes) + [n_outputs], network.INPUT_SUM
+        return network.make_layout(list(hidden_sizes) + [n_outputs])
 
     def _max_pairs_per_query(self):
         """Pairs a query loss may draw per unit (0: no limit; unused by row losses)."""
@@ -452,13 +452,17 @@ class BaseSparseMLP(BaseEstimator):
         unit_rows = np.arange(n_samples + 1, dtype=np.int64) if rows_are_units else unit_bounds
 
         optimizer_code = optimizers.OPTIMIZER_CODES[self.optimizer]
-        layer_sizes, input_kind = self._network_spec(hidden_sizes, self.n_outputs_)
+        layout = self._network_layout(hidden_sizes, self.n_outputs_, X.shape[1])
+        layer_sizes = [int(size) for size in layout.layer_sizes]
         if continuing:
-            if list(self._network.layout.layer_sizes) != layer_sizes:
+            fitted_layout = self._network.layout
+            if list(fitted_layout.layer_sizes) != layer_sizes or not all(
+                    np.array_equal(fitted, new) for fitted, new in zip(fitted_layout, layout)):
                 raise ValueError(
                     f"warm_start/partial_fit needs the fitted layer sizes "
-                    f"{list(self._network.layout.layer_sizes)}, but hidden_layer_sizes and the "
-                    f"targets now give {layer_sizes}; fit from scratch instead."
+                    f"{list(self._network.layout.layer_sizes)} and input layer, but the "
+                    f"parameters and targets now give {layer_sizes} or another input layer; "
+                    f"fit from scratch instead."
                 )
             if self._optimizer_code != optimizer_code:
                 raise ValueError(
@@ -471,7 +475,6 @@ class BaseSparseMLP(BaseEstimator):
             loss_curve = list(self.loss_curve_)
             validation_scores = list(self.validation_scores_ or [])
         else:
-            layout = network.make_layout(layer_sizes, input_kind)
             fan_in = max(1.0, csr[2].size / max(n_samples, 1))
             init_rng = np.random.default_rng(self._seed(0))
             state = NetworkState(layout, *network.init_network(

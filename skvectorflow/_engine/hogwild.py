@@ -51,9 +51,10 @@ import numpy as np
 from numba import types
 
 from .compilation import KernelOnFirstUse
-from .kernels import LAYOUT_TYPE, backward_row, factorization_nonzero_gradient, forward_row
-from .kernels import predict_rows
-from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INPUT_FACTORIZATION, table_width
+from .kernels import LAYOUT_TYPE, backward_row, factorization_nonzero_gradient, fields_backward
+from .kernels import forward_row, predict_rows
+from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INPUT_FACTORIZATION, INPUT_FIELDS
+from .network import SPEC_KIND, SPEC_N_FIELDS, SPEC_SCRATCH_WIDTH, SPEC_TABLE_WIDTH, table_width
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
 from .objectives import FIRST_QUERY_LOSS, LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
@@ -112,8 +113,9 @@ ThreadScratch = namedtuple(
         "activations",  # (max_unit_rows, sum(layer_sizes)) layer outputs of a unit's rows
         "deltas",  # (2, max(layer_sizes)) back-propagation ping-pong
         "input_deltas",  # (max_unit_rows, h0) gradient at the input layer, per row
-        "input_sums",  # (max_unit_rows, table_width) a factorization layer's sums, per row
+        "input_sums",  # (max_unit_rows, scratch width) a factorization or fields layer's sums, per row
         "nonzero_grad",  # (1, table_width) a factorization layer's gradient of one table row
+        "vector_grad",  # (n_vectors, d) a fields layer's gradient of each interaction vector
         "pred",  # (max_unit_rows * n_outputs,) outputs handed to the loss
         "grad",  # (max_unit_rows * n_outputs,) loss gradient
         "target",  # (max_unit_rows * n_targets,)
@@ -150,10 +152,12 @@ def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz,
         capacity = hash_capacity = 1
     return ThreadScratch(
         activations=np.zeros((max_unit_rows, int(np.sum(sizes))), dtype=np.float32),
-        deltas=np.zeros((2, int(np.max(sizes))), dtype=np.float32),
+        deltas=np.zeros((2, int(max(np.max(sizes), np.max(layout.bottom_sizes, initial=1)))),
+                        dtype=np.float32),
         input_deltas=np.zeros((max_unit_rows, h0), dtype=np.float32),
-        input_sums=np.zeros((max_unit_rows, width), dtype=np.float32),
+        input_sums=np.zeros((max_unit_rows, int(layout.input_spec[SPEC_SCRATCH_WIDTH])), dtype=np.float32),
         nonzero_grad=np.zeros((1, width), dtype=np.float32),
+        vector_grad=np.zeros((int(layout.input_spec[SPEC_N_FIELDS]) + 1, width), dtype=np.float32),
         pred=np.zeros(max_unit_rows * n_outputs, dtype=np.float32),
         grad=np.zeros(max_unit_rows * n_outputs, dtype=np.float32),
         target=np.zeros(max_unit_rows * n_targets, dtype=np.float32),
@@ -219,7 +223,7 @@ def _apply_step(input_table, dense_params, dense_state, layout, config, grad, ha
     """Apply the accumulated mean gradient of ``batch_count`` units (one optimizer step)."""
     rate = step_learning_rate(config, step)
     scale = 1.0 / batch_count
-    width = layout.input_spec[1] + layout.layer_sizes[0]
+    width = layout.input_spec[SPEC_TABLE_WIDTH]
     update_dense_params(dense_params, dense_state, grad, layout, scale, rate, config)
     for p in range(grad.shape[0]):
         grad[p] = 0.0
@@ -267,9 +271,12 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
     sizes = layout.layer_sizes
     n_layers = sizes.shape[0]
     h0 = sizes[0]
-    factorization = layout.input_spec[0] == INPUT_FACTORIZATION
+    factorization = layout.input_spec[SPEC_KIND] == INPUT_FACTORIZATION
+    fields = layout.input_spec[SPEC_KIND] == INPUT_FIELDS
     n_linear = layout.input_spec[1]
-    width = n_linear + h0
+    width = layout.input_spec[SPEC_TABLE_WIDTH]
+    column_role = layout.column_role
+    first_field_vector = 1 if layout.bottom_sizes.shape[0] > 0 else 0
     n_outputs = config.n_outputs
     n_targets = config.n_targets
     output_offset = layout.activation_offsets[n_layers - 1]
@@ -281,6 +288,7 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
     input_deltas = scratch.input_deltas
     input_sums = scratch.input_sums
     nonzero_grad = scratch.nonzero_grad
+    vector_grad = scratch.vector_grad
     pred = scratch.pred
     grad = scratch.grad
     target = scratch.target
@@ -389,6 +397,25 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                                 n_slots = _accumulate_input_gradient(
                                     hash_slots, slot_feature, slot_position, slot_grad, n_slots,
                                     indices[p], data[p], nonzero_grad, 0, width)
+                elif fields:
+                    # A field's table rows get x_j times the gradient of its
+                    # pooled embedding; dense columns live in the bottom MLP.
+                    rate = step_learning_rate(config, step)
+                    for r in range(n_rows):
+                        row = row_start + r
+                        fields_backward(input_sums, r, dense_params, dense_grad, layout,
+                                        config.activation, input_deltas, vector_grad, deltas)
+                        for p in range(indptr[row], indptr[row + 1]):
+                            field = column_role[indices[p]]
+                            if field < 0:
+                                continue
+                            if batch_size == 1:
+                                update_input_rows(input_table, indices, data, p, p + 1, width,
+                                                  vector_grad, first_field_vector + field, rate, config)
+                            else:
+                                n_slots = _accumulate_input_gradient(
+                                    hash_slots, slot_feature, slot_position, slot_grad, n_slots,
+                                    indices[p], data[p], vector_grad, first_field_vector + field, width)
                 elif batch_size == 1:
                     rate = step_learning_rate(config, step)
                     for r in range(n_rows):

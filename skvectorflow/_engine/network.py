@@ -20,7 +20,7 @@ arrays that every engine kernel receives:
     Optimizer state of ``dense_params``, one block of ``n_dense_params`` values
     per state variable.
 
-The input layer comes in two kinds (``input_spec[0]``):
+The input layer comes in three kinds (``input_spec[SPEC_KIND]``):
 
 ``INPUT_SUM``
     the embedding sum above, ``z0 = b0 + sum_k x_k * W0[j_k]``; a table row is
@@ -32,6 +32,18 @@ The input layer comes in two kinds (``input_spec[0]``):
     which sums ``x_j x_k v_jc v_kc`` over the pairs ``j < k`` of the row's
     non-zeros in O(nnz * h0), and the linear term ``sum_k x_k w_k`` (one per
     output, ``n_linear = n_outputs``) is added to the network's outputs.
+
+``INPUT_FIELDS``
+    DLRM's input (Naumov et al. 2019).  A field map (``column_role``) puts each
+    column in a categorical field or among the dense columns.  Each field's
+    non-zeros are pooled, ``e_f = sum_{k in f} x_k E[j_k]`` (a table row is an
+    embedding of ``d`` weights); the dense columns go through the *bottom
+    MLP* (``bottom_sizes = (n_dense, ..., d)``, every layer activated), whose
+    output ``e_dense`` joins the vectors.  Layer 0 outputs their interaction:
+    ``[e_dense, <e_a, e_b> for every pair a > b]`` (``INTERACTION_DOT``) or
+    the vectors concatenated (``INTERACTION_CAT``); the dense layers that
+    follow are the *top MLP*.  The bottom MLP's parameters follow the top's in
+    ``dense_params``.
 
 ``NetworkLayout`` holds the integer offsets that locate each layer inside
 these arrays and inside a row of the activation scratch buffer.  Every array is
@@ -62,10 +74,25 @@ READONLY_INT64_1D = types.Array(types.int64, 1, "C", readonly=True)
 
 INPUT_SUM = 0
 INPUT_FACTORIZATION = 1
+INPUT_FIELDS = 2
+INTERACTION_DOT = 0
+INTERACTION_CAT = 1
+
+# Entries of ``NetworkLayout.input_spec``.
+SPEC_KIND = 0
+SPEC_N_LINEAR = 1  # linear weights at the start of a table row (factorization)
+SPEC_TABLE_WIDTH = 2  # weights per table row, before the optimizer state
+SPEC_N_FIELDS = 3
+SPEC_N_DENSE = 4
+SPEC_INTERACTION = 5
+SPEC_SCRATCH_WIDTH = 6  # per-row input-layer scratch (``input_sums``)
+SPEC_LENGTH = 7
 
 NetworkLayout = namedtuple(
     "NetworkLayout",
-    ["layer_sizes", "weight_offsets", "bias_offsets", "activation_offsets", "input_spec"],
+    ["layer_sizes", "weight_offsets", "bias_offsets", "activation_offsets", "input_spec",
+     "bottom_sizes", "bottom_weight_offsets", "bottom_bias_offsets", "bottom_activation_offsets",
+     "column_role"],
 )
 NetworkLayout.__doc__ = """Integer offsets of each layer (all int64 arrays of length n_layers).
 
@@ -75,12 +102,18 @@ weight_offsets : start of ``W_l`` in ``dense_params`` (entry 0 unused: ``W_0``
 bias_offsets : start of ``b_l`` in ``dense_params``.
 activation_offsets : start of layer ``l``'s outputs in a row of the activation
     scratch buffer, whose width is ``sum(layer_sizes)``.
-input_spec : ``[input kind, n_linear]`` (length 2): the input layer's kind and
-    the linear weights a table row holds before its ``h0`` layer-0 weights.
+input_spec : the input layer's description, indexed by the ``SPEC_*`` constants.
+bottom_sizes, bottom_weight_offsets, bottom_bias_offsets : the bottom MLP of an
+    ``INPUT_FIELDS`` layer, as the first four for the top (empty otherwise).
+bottom_activation_offsets : start of bottom layer ``l``'s outputs in a row of
+    the input scratch (layer 0 is the dense columns' values).
+column_role : per column of X, its field (``>= 0``) or ``-1 - position`` among
+    the dense columns (``INPUT_FIELDS`` only; empty otherwise).
 """
 
 
-def make_layout(layer_sizes, input_kind=INPUT_SUM):
+def make_layout(layer_sizes, input_kind=INPUT_SUM, field_of_column=None, bottom_hidden=None,
+                embedding_dim=0, interaction=INTERACTION_DOT):
     """Offsets of every layer for the given widths.
 
     Parameters
@@ -88,9 +121,19 @@ def make_layout(layer_sizes, input_kind=INPUT_SUM):
     layer_sizes : sequence of int
         ``(h0, h1, ..., n_outputs)``: the input layer's width first, the
         output layer's last.  One entry means a linear model.
-    input_kind : {INPUT_SUM, INPUT_FACTORIZATION}
+    input_kind : {INPUT_SUM, INPUT_FACTORIZATION, INPUT_FIELDS}
         With ``INPUT_FACTORIZATION``, ``h0`` is the number of factors, and
-        there must be at least one more layer (the outputs).
+        there must be at least one more layer (the outputs).  With
+        ``INPUT_FIELDS``, ``layer_sizes`` are the top MLP's widths after the
+        interaction (whose width is derived: pass any ``h0``).
+    field_of_column : int array, optional
+        ``INPUT_FIELDS``: field of each column, ``-1`` for dense columns
+        (validated by the caller).
+    bottom_hidden : sequence of int or None
+        ``INPUT_FIELDS``: hidden widths of the bottom MLP (its output has
+        ``embedding_dim`` units); None when there are no dense columns.
+    embedding_dim : int
+    interaction : {INTERACTION_DOT, INTERACTION_CAT}
 
     Returns
     -------
@@ -99,31 +142,72 @@ def make_layout(layer_sizes, input_kind=INPUT_SUM):
     sizes = np.asarray(layer_sizes, dtype=np.int64)
     if sizes.ndim != 1 or sizes.size < 1 or np.any(sizes < 1):
         raise ValueError(f"layer sizes must be positive integers, got {layer_sizes!r}")
+    input_spec = np.zeros(SPEC_LENGTH, dtype=np.int64)
+    input_spec[SPEC_KIND] = input_kind
+    empty = np.zeros(0, dtype=np.int64)
+    bottom = (empty, empty, empty, empty)
+    column_role = empty
+    if input_kind == INPUT_FIELDS:
+        roles = np.asarray(field_of_column, dtype=np.int64)
+        n_fields = int(roles.max()) + 1 if roles.size and roles.max() >= 0 else 0
+        dense = roles < 0
+        n_dense = int(dense.sum())
+        column_role = roles.copy()
+        column_role[dense] = -1 - np.arange(n_dense)
+        has_bottom = bottom_hidden is not None
+        n_vectors = n_fields + int(has_bottom)
+        if interaction == INTERACTION_DOT:
+            top_input = (embedding_dim if has_bottom else 0) + n_vectors * (n_vectors - 1) // 2
+        else:
+            top_input = n_vectors * embedding_dim
+        if top_input < 1:
+            raise ValueError("the interaction of a single field has no terms; add fields or dense columns")
+        sizes = np.concatenate([[top_input], sizes[1:]]).astype(np.int64)
+        input_spec[SPEC_TABLE_WIDTH] = embedding_dim
+        input_spec[SPEC_N_FIELDS] = n_fields
+        input_spec[SPEC_N_DENSE] = n_dense
+        input_spec[SPEC_INTERACTION] = interaction
+        bottom_sizes = (np.array([n_dense, *bottom_hidden, embedding_dim], dtype=np.int64)
+                        if has_bottom else empty)
+        input_spec[SPEC_SCRATCH_WIDTH] = int(bottom_sizes.sum()) + n_fields * embedding_dim
+    elif input_kind == INPUT_FACTORIZATION:
+        if sizes.size < 2:
+            raise ValueError("a factorization input layer needs an output layer after it")
+        input_spec[SPEC_N_LINEAR] = sizes[-1]
+        input_spec[SPEC_TABLE_WIDTH] = sizes[-1] + sizes[0]
+        input_spec[SPEC_SCRATCH_WIDTH] = sizes[-1] + sizes[0]
+    elif input_kind == INPUT_SUM:
+        input_spec[SPEC_TABLE_WIDTH] = sizes[0]
+        input_spec[SPEC_SCRATCH_WIDTH] = 1
+    else:
+        raise ValueError(f"unknown input kind {input_kind!r}")
+    weight_offsets, bias_offsets, end = _chain_offsets(sizes, sizes[0])
+    if input_kind == INPUT_FIELDS and bottom_sizes.size:
+        bottom_weights, bottom_biases, _ = _chain_offsets(bottom_sizes, end)
+        bottom_activations = np.concatenate([[0], np.cumsum(bottom_sizes)[:-1]]).astype(np.int64)
+        bottom = (bottom_sizes, bottom_weights, bottom_biases, bottom_activations)
+    activation_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    return readonly_layout(NetworkLayout(sizes, weight_offsets, bias_offsets, activation_offsets,
+                                         input_spec, *bottom, column_role))
+
+
+def _chain_offsets(sizes, start):
+    """Weight and bias offsets of a chain of dense layers whose parameters begin at ``start``."""
     n_layers = sizes.size
     weight_offsets = np.zeros(n_layers, dtype=np.int64)
     bias_offsets = np.zeros(n_layers, dtype=np.int64)
-    offset = sizes[0]  # the input layer's bias comes first
+    offset = int(start)
     for layer in range(1, n_layers):
         weight_offsets[layer] = offset
         offset += sizes[layer - 1] * sizes[layer]
         bias_offsets[layer] = offset
         offset += sizes[layer]
-    activation_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    if input_kind == INPUT_FACTORIZATION:
-        if n_layers < 2:
-            raise ValueError("a factorization input layer needs an output layer after it")
-        input_spec = np.array([INPUT_FACTORIZATION, sizes[-1]], dtype=np.int64)
-    elif input_kind == INPUT_SUM:
-        input_spec = np.array([INPUT_SUM, 0], dtype=np.int64)
-    else:
-        raise ValueError(f"unknown input kind {input_kind!r}")
-    return readonly_layout(
-        NetworkLayout(sizes, weight_offsets, bias_offsets, activation_offsets, input_spec))
+    return weight_offsets, bias_offsets, offset
 
 
 def table_width(layout):
     """Weights per input-table row (before its optimizer state)."""
-    return int(layout.input_spec[1] + layout.layer_sizes[0])
+    return int(layout.input_spec[SPEC_TABLE_WIDTH])
 
 
 def readonly_layout(layout):
@@ -145,7 +229,9 @@ def readonly_layout(layout):
 def n_dense_params(layout):
     """Length of ``dense_params`` for ``layout``."""
     sizes = layout.layer_sizes
-    return int(sizes[0] + np.sum(sizes[:-1] * sizes[1:]) + np.sum(sizes[1:]))
+    bottom = layout.bottom_sizes
+    return int(sizes[0] + np.sum(sizes[:-1] * sizes[1:]) + np.sum(sizes[1:])
+               + np.sum(bottom[:-1] * bottom[1:]) + np.sum(bottom[1:]))
 
 
 def init_network(layout, n_features, input_state_width, dense_state_width, fan_in, rng):
@@ -179,34 +265,42 @@ def init_network(layout, n_features, input_state_width, dense_state_width, fan_i
     """
     sizes = layout.layer_sizes
     h0 = int(sizes[0])
-    n_linear = int(layout.input_spec[1])
-    width = n_linear + h0
+    kind = layout.input_spec[SPEC_KIND]
+    n_linear = int(layout.input_spec[SPEC_N_LINEAR])
+    width = table_width(layout)
+    n_random = width - n_linear
     input_table = np.zeros((n_features, width + input_state_width), dtype=np.float32)
-    if layout.input_spec[0] == INPUT_FACTORIZATION:
+    if kind == INPUT_FACTORIZATION:
         # Pairwise terms start small (x_j x_k <v_j, v_k> summed over ~fan_in**2 / 2
         # pairs): each factor has variance 1 / (h0 * fan_in).
         bound = np.float32(np.sqrt(3.0 / (h0 * max(fan_in, 1.0))))
+    elif kind == INPUT_FIELDS:
+        # Each pooled embedding (one value per field, usually) starts with
+        # entries of variance 1 / (3 d), so dot products start near zero.
+        bound = np.float32(np.sqrt(1.0 / width))
     else:
         bound = np.float32(np.sqrt(6.0 / (max(fan_in, 1.0) + h0)))
     if sizes.size > 1:
         # Drawn in float32, in chunks of rows: a float64 draw of the whole
         # table would take twice the table's memory again and 10x the time.
         # Linear weights (factorization machines) start at zero.
-        rows_per_chunk = max(1, (1 << 22) // h0)
+        rows_per_chunk = max(1, (1 << 22) // n_random)
         for start in range(0, n_features, rows_per_chunk):
             stop = min(start + rows_per_chunk, n_features)
-            chunk = rng.random((stop - start, h0), dtype=np.float32)
+            chunk = rng.random((stop - start, n_random), dtype=np.float32)
             input_table[start:stop, n_linear:width] = (2.0 * chunk - 1.0) * bound
     n_dense = n_dense_params(layout)
     dense_params = np.zeros(n_dense, dtype=np.float32)
-    for layer in range(1, sizes.size):
-        n_in, n_out = int(sizes[layer - 1]), int(sizes[layer])
-        bound = np.sqrt(6.0 / (n_in + n_out))
-        start = int(layout.weight_offsets[layer])
-        dense_params[start : start + n_in * n_out] = rng.uniform(
-            -bound, bound, size=n_in * n_out
-        )
-    if layout.input_spec[0] == INPUT_FACTORIZATION and sizes.size == 2:
+    for chain_sizes, chain_offsets in ((sizes, layout.weight_offsets),
+                                       (layout.bottom_sizes, layout.bottom_weight_offsets)):
+        for layer in range(1, chain_sizes.size):
+            n_in, n_out = int(chain_sizes[layer - 1]), int(chain_sizes[layer])
+            bound = np.sqrt(6.0 / (n_in + n_out))
+            start = int(chain_offsets[layer])
+            dense_params[start : start + n_in * n_out] = rng.uniform(
+                -bound, bound, size=n_in * n_out
+            )
+    if kind == INPUT_FACTORIZATION and sizes.size == 2:
         # No hidden layer: the output layer starts by summing the pairwise
         # terms, which is the classic factorization machine.
         start = int(layout.weight_offsets[1])
