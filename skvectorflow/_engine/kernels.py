@@ -291,9 +291,12 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
     sizes = layout.layer_sizes
     n_layers = sizes.shape[0]
     h0 = sizes[0]
-    kind = layout.input_spec[SPEC_KIND]
+    # One read of the spec: each access to a layout field costs an atomic
+    # reference-count update, per row.
+    spec = layout.input_spec
+    kind = spec[SPEC_KIND]
     factorization = kind == INPUT_FACTORIZATION
-    n_linear = layout.input_spec[1]
+    n_linear = spec[1]
     if factorization:
         factorization_input_layer(indptr, indices, data, row, input_table, dense_params, h0, n_linear,
                                   out, slot, input_sums)
@@ -370,6 +373,7 @@ def backward_row(activations, slot, dense_params, dense_grad, layout, activation
     sizes = layout.layer_sizes
     n_layers = sizes.shape[0]
     n_outputs = sizes[n_layers - 1]
+    input_not_activated = layout.input_spec[SPEC_KIND] != INPUT_SUM
     current = 0
     for o in range(n_outputs):
         deltas[current, o] = output_grad[output_start + o]
@@ -390,7 +394,7 @@ def backward_row(activations, slot, dense_params, dense_grad, layout, activation
                 d = deltas[current, o]
                 dense_grad[w_row + o] += a * d
                 back += dense_params[w_row + o] * d
-            if layer == 1 and layout.input_spec[SPEC_KIND] != INPUT_SUM:
+            if layer == 1 and input_not_activated:
                 deltas[nxt, i] = back  # interaction layers are not activated
             else:
                 deltas[nxt, i] = back * activation_derivative(activation, a)
