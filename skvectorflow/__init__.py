@@ -6,9 +6,14 @@ over every core, on scipy CSR matrices used without a copy.
 
 from .neural_network import SparseMLPClassifier, SparseMLPRegressor
 from .ranking import SparseMLPRanker
+from .recommendation import (DLRMClassifier, FactorizationMachineClassifier,
+                             FactorizationMachineRegressor)
 from .survival import SurvivalExponentialRegressor
 
 __all__ = [
+    "DLRMClassifier",
+    "FactorizationMachineClassifier",
+    "FactorizationMachineRegressor",
     "SparseMLPClassifier",
     "SparseMLPRanker",
     "SparseMLPRegressor",

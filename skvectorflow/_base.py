@@ -318,6 +318,14 @@ class BaseSparseMLP(BaseEstimator):
             raise TypeError(f"{type(self).__name__} does not take qid.")
         return X, targets, sample_weight, np.zeros(0, dtype=np.int64)
 
+    def _network_layout(self, hidden_sizes, n_outputs, n_features):
+        """The ``NetworkLayout`` to train (validating what it depends on).
+
+        The default is an MLP: ``hidden_sizes`` then the outputs, with the
+        sparse sum as input layer.
+        """
+        return network.make_layout(list(hidden_sizes) + [n_outputs])
+
     def _max_pairs_per_query(self):
         """Pairs a query loss may draw per unit (0: no limit; unused by row losses)."""
         return 0
@@ -451,13 +459,17 @@ class BaseSparseMLP(BaseEstimator):
         unit_rows = np.arange(n_samples + 1, dtype=np.int64) if rows_are_units else unit_bounds
 
         optimizer_code = optimizers.OPTIMIZER_CODES[self.optimizer]
-        layer_sizes = list(hidden_sizes) + [self.n_outputs_]
+        layout = self._network_layout(hidden_sizes, self.n_outputs_, X.shape[1])
+        layer_sizes = [int(size) for size in layout.layer_sizes]
         if continuing:
-            if list(self._network.layout.layer_sizes) != layer_sizes:
+            fitted_layout = self._network.layout
+            if list(fitted_layout.layer_sizes) != layer_sizes or not all(
+                    np.array_equal(fitted, new) for fitted, new in zip(fitted_layout, layout)):
                 raise ValueError(
                     f"warm_start/partial_fit needs the fitted layer sizes "
-                    f"{list(self._network.layout.layer_sizes)}, but hidden_layer_sizes and the "
-                    f"targets now give {layer_sizes}; fit from scratch instead."
+                    f"{list(self._network.layout.layer_sizes)} and input layer, but the "
+                    f"parameters and targets now give {layer_sizes} or another input layer; "
+                    f"fit from scratch instead."
                 )
             if self._optimizer_code != optimizer_code:
                 raise ValueError(
@@ -471,7 +483,7 @@ class BaseSparseMLP(BaseEstimator):
             validation_scores = list(self.validation_scores_ or [])
         else:
             fan_in = max(1.0, csr[2].size / max(n_samples, 1))
-            state = self._new_network_state(layer_sizes, X.shape[1], fan_in, targets, sample_weight,
+            state = self._new_network_state(layout, X.shape[1], fan_in, targets, sample_weight,
                                             compiled_callback)
             step = 0
             loss_curve, validation_scores = [], []
@@ -622,18 +634,19 @@ class BaseSparseMLP(BaseEstimator):
             max_pairs=self._max_pairs_per_query(),
         )
 
-    def _new_network_state(self, layer_sizes, n_features, fan_in, targets, sample_weight,
+    def _new_network_state(self, layout, n_features, fan_in, targets, sample_weight,
                            compiled_callback):
-        """Initial parameters, with the output bias at the null model of the training targets.
+        """Initial parameters of ``layout``, with the output bias at the null model of the targets.
 
         ``fan_in`` is the mean number of non-zeros per row (see
         ``network.init_network``).
         """
         optimizer_code = optimizers.OPTIMIZER_CODES[self.optimizer]
-        layout = network.make_layout(layer_sizes)
+        layer_sizes = [int(size) for size in layout.layer_sizes]
         init_rng = np.random.default_rng(self._seed(0))
         state = NetworkState(layout, *network.init_network(
-            layout, n_features, optimizers.input_state_width(optimizer_code, layer_sizes[0]),
+            layout, n_features,
+            optimizers.input_state_width(optimizer_code, network.table_width(layout)),
             optimizers.dense_state_width(optimizer_code), fan_in, init_rng))
         output_bias_start = int(layout.bias_offsets[-1]) if len(layer_sizes) > 1 else 0
         state.dense_params[output_bias_start:output_bias_start + layer_sizes[-1]] = (

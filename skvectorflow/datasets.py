@@ -6,7 +6,10 @@ benchmarks of skvectorflow:
 - :func:`make_sparse_classification`: binary or multiclass labels;
 - :func:`make_sparse_regression`: one or several real-valued targets;
 - :func:`make_sparse_survival`: right-censored exponential event times;
-- :func:`make_sparse_ranking`: queries of documents with graded relevance.
+- :func:`make_sparse_ranking`: queries of documents with graded relevance;
+- :func:`make_criteo_like` and :func:`load_criteo` (from
+  :mod:`skvectorflow.criteo`): click data with categorical fields, synthetic
+  or read from the Criteo display-advertising format.
 
 All draw the same kind of input. ``X`` is a canonical
 :class:`scipy.sparse.csr_matrix` (float32 ``data``, int32 ``indices``,
@@ -80,9 +83,12 @@ import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.utils import check_random_state
 
+from .criteo import load_criteo, make_criteo_like
 from .survival import make_survival_target
 
 __all__ = [
+    "load_criteo",
+    "make_criteo_like",
     "make_sparse_classification",
     "make_sparse_ranking",
     "make_sparse_regression",

@@ -415,8 +415,9 @@ class SparseMLPClassifier(ClassifierMixin, BaseSparseMLP):
         """
         scores = self.decision_function(X)
         if scores.ndim == 1:
-            positive = expit(scores)
-            return np.column_stack([1.0 - positive, positive])
+            # expit(-s), not 1 - expit(s): the latter rounds to 0 beyond
+            # s ~ 37, where predict_log_proba would disagree with its log.
+            return np.column_stack([expit(-scores), expit(scores)])
         return softmax(scores, axis=1)
 
     @available_if(_check_proba)

@@ -11,7 +11,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skvectorflow
-from skvectorflow import SparseMLPRanker, SurvivalExponentialRegressor
+from skvectorflow import DLRMClassifier, SparseMLPRanker, SurvivalExponentialRegressor
 from skvectorflow.survival import make_survival_target
 
 SAMPLE_WEIGHT_REASON = (
@@ -174,10 +174,17 @@ def small_problem(estimator_class, seed=0):
     return X, y, fit_params
 
 
+def small_network(estimator_class):
+    """Constructor arguments for a small network with a hidden layer (DLRM names its MLPs)."""
+    if issubclass(estimator_class, DLRMClassifier):
+        return {"embedding_dim": 4, "bottom_mlp": (8,), "top_mlp": (8,)}
+    return {"hidden_layer_sizes": (8,)}
+
+
 @pytest.mark.parametrize("estimator_class", all_estimators())
 def test_pickle_round_trip_predicts_identically(estimator_class):
     X, y, fit_params = small_problem(estimator_class)
-    model = estimator_class(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y, **fit_params)
+    model = estimator_class(**small_network(estimator_class), max_iter=3, random_state=0).fit(X, y, **fit_params)
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
 
@@ -185,7 +192,7 @@ def test_pickle_round_trip_predicts_identically(estimator_class):
 @pytest.mark.parametrize("estimator_class", all_estimators())
 def test_predict_from_eight_threads_matches_one(estimator_class):
     X, y, fit_params = small_problem(estimator_class, seed=1)
-    model = estimator_class(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X, y, **fit_params)
+    model = estimator_class(**small_network(estimator_class), max_iter=2, random_state=0).fit(X, y, **fit_params)
     expected = model.predict(X)
     results = [None] * 8
 

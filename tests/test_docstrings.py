@@ -10,6 +10,8 @@ PUBLIC_MODULES = [
     "skvectorflow.survival",
     "skvectorflow.ranking",
     "skvectorflow.datasets",
+    "skvectorflow.criteo",
+    "skvectorflow.fields",
 ]
 
 

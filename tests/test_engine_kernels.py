@@ -185,7 +185,8 @@ def test_backprop_matches_finite_differences(activation, hidden, loss):
     indptr = np.array([0, x_indices.size], dtype=np.int64)
     activations = np.zeros((1, int(np.sum(layout.layer_sizes))), np.float32)
     code = ACTIVATION_CODES[activation]
-    forward_row(indptr, x_indices, x_values, 0, table, dense, ro_layout, code, activations, 0)
+    forward_row(indptr, x_indices, x_values, 0, table, dense, ro_layout, code, activations, 0,
+                np.zeros((1, int(layout.layer_sizes[0])), np.float32))
     out_start = int(layout.activation_offsets[-1])
     pred = activations[0, out_start : out_start + n_outputs].copy()
     reference = reference_forward(x_indices, x_values, table.astype(np.float64),

@@ -51,8 +51,10 @@ import numpy as np
 from numba import types
 
 from .compilation import KernelOnFirstUse
-from .kernels import LAYOUT_TYPE, backward_row, forward_row, predict_rows
-from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D
+from .kernels import LAYOUT_TYPE, backward_row, factorization_nonzero_gradient, fields_backward
+from .kernels import forward_row, predict_rows
+from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INPUT_FACTORIZATION, INPUT_FIELDS
+from .network import SPEC_KIND, SPEC_N_FIELDS, SPEC_SCRATCH_WIDTH, SPEC_TABLE_WIDTH, table_width
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
 from .objectives import FIRST_QUERY_LOSS, LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
@@ -111,6 +113,9 @@ ThreadScratch = namedtuple(
         "activations",  # (max_unit_rows, sum(layer_sizes)) layer outputs of a unit's rows
         "deltas",  # (2, max(layer_sizes)) back-propagation ping-pong
         "input_deltas",  # (max_unit_rows, h0) gradient at the input layer, per row
+        "input_sums",  # (max_unit_rows, scratch width) a factorization or fields layer's sums, per row
+        "nonzero_grad",  # (1, table_width) a factorization layer's gradient of one table row
+        "vector_grad",  # (n_vectors, d) a fields layer's gradient of each interaction vector
         "pred",  # (max_unit_rows * n_outputs,) outputs handed to the loss
         "grad",  # (max_unit_rows * n_outputs,) loss gradient
         "target",  # (max_unit_rows * n_targets,)
@@ -118,7 +123,7 @@ ThreadScratch = namedtuple(
         "dense_grad",  # (n_dense_params,) gradient accumulator
         "slot_feature",  # (capacity,) feature of each mini-batch slot
         "slot_position",  # (capacity,) hash position of each slot
-        "slot_grad",  # (capacity, h0) summed input-layer gradient of each slot
+        "slot_grad",  # (capacity, table_width) summed input-table gradient of each slot
         "slot_scale",  # (capacity,) multiplier of each slot's gradient when applied
         "hash_slots",  # (hash_capacity,) slot index or -1
         "rank_by_label",  # (max_unit_rows,) query losses' scratch, see ranking.query_loss
@@ -138,6 +143,7 @@ def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz,
     """
     sizes = layout.layer_sizes
     h0 = int(sizes[0])
+    width = table_width(layout)
     n_outputs = int(sizes[-1])
     if batch_size > 1:
         capacity = int(max(max_unit_nnz, min(batch_size * max_unit_nnz, 1 << 20), 1))
@@ -146,8 +152,12 @@ def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz,
         capacity = hash_capacity = 1
     return ThreadScratch(
         activations=np.zeros((max_unit_rows, int(np.sum(sizes))), dtype=np.float32),
-        deltas=np.zeros((2, int(np.max(sizes))), dtype=np.float32),
+        deltas=np.zeros((2, int(max(np.max(sizes), np.max(layout.bottom_sizes, initial=1)))),
+                        dtype=np.float32),
         input_deltas=np.zeros((max_unit_rows, h0), dtype=np.float32),
+        input_sums=np.zeros((max_unit_rows, int(layout.input_spec[SPEC_SCRATCH_WIDTH])), dtype=np.float32),
+        nonzero_grad=np.zeros((1, width), dtype=np.float32),
+        vector_grad=np.zeros((int(layout.input_spec[SPEC_N_FIELDS]) + 1, width), dtype=np.float32),
         pred=np.zeros(max_unit_rows * n_outputs, dtype=np.float32),
         grad=np.zeros(max_unit_rows * n_outputs, dtype=np.float32),
         target=np.zeros(max_unit_rows * n_targets, dtype=np.float32),
@@ -155,7 +165,7 @@ def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz,
         dense_grad=np.zeros(n_dense, dtype=np.float32),
         slot_feature=np.zeros(capacity, dtype=np.int32),
         slot_position=np.zeros(capacity, dtype=np.int64),
-        slot_grad=np.zeros((capacity, h0), dtype=np.float32),
+        slot_grad=np.zeros((capacity, width), dtype=np.float32),
         slot_scale=np.zeros(capacity, dtype=np.float32),
         hash_slots=np.full(hash_capacity, -1, dtype=np.int32),
         rank_by_label=np.zeros(max_unit_rows, dtype=np.int64),
@@ -213,14 +223,14 @@ def _apply_step(input_table, dense_params, dense_state, layout, config, grad, ha
     """Apply the accumulated mean gradient of ``batch_count`` units (one optimizer step)."""
     rate = step_learning_rate(config, step)
     scale = 1.0 / batch_count
-    h0 = layout.layer_sizes[0]
+    width = layout.input_spec[SPEC_TABLE_WIDTH]
     update_dense_params(dense_params, dense_state, grad, layout, scale, rate, config)
     for p in range(grad.shape[0]):
         grad[p] = 0.0
     for slot in range(n_slots):
         slot_scale[slot] = scale
         hash_slots[slot_position[slot]] = -1
-        update_input_rows(input_table, slot_feature, slot_scale, slot, slot + 1, h0, slot_grad, slot,
+        update_input_rows(input_table, slot_feature, slot_scale, slot, slot + 1, width, slot_grad, slot,
                           rate, config)
 
 
@@ -261,6 +271,12 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
     sizes = layout.layer_sizes
     n_layers = sizes.shape[0]
     h0 = sizes[0]
+    factorization = layout.input_spec[SPEC_KIND] == INPUT_FACTORIZATION
+    fields = layout.input_spec[SPEC_KIND] == INPUT_FIELDS
+    n_linear = layout.input_spec[1]
+    width = layout.input_spec[SPEC_TABLE_WIDTH]
+    column_role = layout.column_role
+    first_field_vector = 1 if layout.bottom_sizes.shape[0] > 0 else 0
     n_outputs = config.n_outputs
     n_targets = config.n_targets
     output_offset = layout.activation_offsets[n_layers - 1]
@@ -270,6 +286,9 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
     activations = scratch.activations
     deltas = scratch.deltas
     input_deltas = scratch.input_deltas
+    input_sums = scratch.input_sums
+    nonzero_grad = scratch.nonzero_grad
+    vector_grad = scratch.vector_grad
     pred = scratch.pred
     grad = scratch.grad
     target = scratch.target
@@ -327,7 +346,7 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
             for r in range(n_rows):
                 row = row_start + r
                 forward_row(indptr, indices, data, row, input_table, dense_params, layout,
-                            config.activation, activations, r)
+                            config.activation, activations, r, input_sums)
                 for o in range(n_outputs):
                     pred[r * n_outputs + o] = activations[r, output_offset + o]
                 for t in range(n_targets):
@@ -360,7 +379,44 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                     backward_row(activations, r, dense_params, dense_grad, layout,
                                  config.activation, grad, r * n_outputs,
                                  deltas, input_deltas)
-                if batch_size == 1:
+                if factorization:
+                    # Each non-zero's table row has its own gradient (it
+                    # depends on the row's weights): computed, then applied
+                    # or accumulated like the sum layer's.
+                    rate = step_learning_rate(config, step)
+                    for r in range(n_rows):
+                        row = row_start + r
+                        for p in range(indptr[row], indptr[row + 1]):
+                            factorization_nonzero_gradient(input_table, indices[p], data[p], input_sums, r,
+                                                           input_deltas, grad, r * n_outputs, h0,
+                                                           n_linear, nonzero_grad)
+                            if batch_size == 1:
+                                update_input_rows(input_table, indices, data, p, p + 1, width,
+                                                  nonzero_grad, 0, rate, config)
+                            else:
+                                n_slots = _accumulate_input_gradient(
+                                    hash_slots, slot_feature, slot_position, slot_grad, n_slots,
+                                    indices[p], data[p], nonzero_grad, 0, width)
+                elif fields:
+                    # A field's table rows get x_j times the gradient of its
+                    # pooled embedding; dense columns live in the bottom MLP.
+                    rate = step_learning_rate(config, step)
+                    for r in range(n_rows):
+                        row = row_start + r
+                        fields_backward(input_sums, r, dense_params, dense_grad, layout,
+                                        config.activation, input_deltas, vector_grad, deltas)
+                        for p in range(indptr[row], indptr[row + 1]):
+                            field = column_role[indices[p]]
+                            if field < 0:
+                                continue
+                            if batch_size == 1:
+                                update_input_rows(input_table, indices, data, p, p + 1, width,
+                                                  vector_grad, first_field_vector + field, rate, config)
+                            else:
+                                n_slots = _accumulate_input_gradient(
+                                    hash_slots, slot_feature, slot_position, slot_grad, n_slots,
+                                    indices[p], data[p], vector_grad, first_field_vector + field, width)
+                elif batch_size == 1:
                     rate = step_learning_rate(config, step)
                     for r in range(n_rows):
                         row = row_start + r

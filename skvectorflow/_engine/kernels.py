@@ -10,6 +10,12 @@ Activation derivatives are written in terms of the activation's *output*
 stored.  Activations of a unit's rows live in a per-thread scratch buffer
 ``activations[row_in_unit, activation_offsets[l] + i]``.
 
+A factorization input layer (``network.INPUT_FACTORIZATION``) computes the
+bi-interaction vector instead of the sum, keeps the row's sums
+``[sum_k x_k w_k | sum_k x_k v_k]`` in a per-slot scratch row (``input_sums``)
+for its backward pass, and adds the linear term to the outputs; its layer 0
+is not activated (the bi-interaction vector is already non-linear in x).
+
 The input layer's backward pass stops at ``delta0`` (the gradient with respect
 to ``z0``): the caller turns it into sparse updates of the touched rows
 ``W0[j_k] -= step * x_k * delta0``, so its cost is proportional to the row's
@@ -23,8 +29,10 @@ import numpy as np
 
 from .compilation import KernelOnFirstUse
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
-from .network import FLOAT_2D, READONLY_FLOAT_1D, READONLY_FLOAT_2D
-from .network import READONLY_INT32_1D, READONLY_INT64_1D, NetworkLayout, readonly_layout
+from .network import FLOAT_2D, INPUT_FACTORIZATION, INPUT_FIELDS, INPUT_SUM, INTERACTION_DOT
+from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D, READONLY_INT64_1D
+from .network import SPEC_INTERACTION, SPEC_KIND, SPEC_N_FIELDS, SPEC_SCRATCH_WIDTH
+from .network import SPEC_TABLE_WIDTH, NetworkLayout, readonly_layout
 
 IDENTITY = 0
 RELU = 1
@@ -61,7 +69,202 @@ def activation_derivative(code, output):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, out, slot):
+def factorization_input_layer(indptr, indices, data, row, input_table, dense_params, h0, n_linear,
+                              out, slot, input_sums):
+    """Bi-interaction vector of one row into ``out[slot, :h0]``, and its sums into ``input_sums[slot]``.
+
+    ``out[slot, c] = b0_c + (s_c**2 - sum_k (x_k v_kc)**2) / 2`` with
+    ``s_c = sum_k x_k v_kc``; ``input_sums[slot] = [sum_k x_k w_k (n_linear) | s (h0)]``.
+    """
+    for c in range(n_linear + h0):
+        input_sums[slot, c] = 0.0
+    for c in range(h0):
+        out[slot, c] = 0.0  # the sum of squares, until the end
+    for p in range(indptr[row], indptr[row + 1]):
+        feature = indices[p]
+        x = data[p]
+        for o in range(n_linear):
+            input_sums[slot, o] += x * input_table[feature, o]
+        for c in range(h0):
+            xv = x * input_table[feature, n_linear + c]
+            input_sums[slot, n_linear + c] += xv
+            out[slot, c] += xv * xv
+    for c in range(h0):
+        total = input_sums[slot, n_linear + c]
+        out[slot, c] = dense_params[c] + 0.5 * (total * total - out[slot, c])
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def factorization_nonzero_gradient(input_table, feature, x, input_sums, slot, delta0, output_grad,
+                                   output_start, h0, n_linear, out_row):
+    """Gradient of a table row for one non-zero ``x`` of feature ``feature``, divided by ``x``.
+
+    Writes ``[dL/dout (n_linear) | delta0_c * (s_c - x v_c) (h0)]`` into
+    ``out_row[0]``; the caller scales it by ``x`` in the update (the same
+    contract as the sum layer's ``x * delta0``).
+    """
+    for o in range(n_linear):
+        out_row[0, o] = output_grad[output_start + o]
+    for c in range(h0):
+        out_row[0, n_linear + c] = delta0[slot, c] * (
+            input_sums[slot, n_linear + c] - x * input_table[feature, n_linear + c])
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def field_vector_start(layout, vector):
+    """Start of interaction vector ``vector`` in a row of a fields layer's scratch.
+
+    With a bottom MLP, vector 0 is its output and vector ``f + 1`` field
+    ``f``'s pooled embedding; without, vector ``f`` is field ``f``'s.
+    """
+    bottom = layout.bottom_sizes
+    n_bottom = bottom.shape[0]
+    pooled_start = 0
+    for layer in range(n_bottom):
+        pooled_start += bottom[layer]
+    if n_bottom == 0:
+        return pooled_start + vector * layout.input_spec[SPEC_TABLE_WIDTH]
+    if vector == 0:
+        return layout.bottom_activation_offsets[n_bottom - 1]
+    return pooled_start + (vector - 1) * layout.input_spec[SPEC_TABLE_WIDTH]
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def fields_input_layer(indptr, indices, data, row, input_table, dense_params, layout, activation,
+                       out, slot, scratch):
+    """DLRM's input for one row: pooling, bottom MLP and interaction into ``out[slot, :h0]``.
+
+    ``scratch[slot]`` receives the dense columns' values, every bottom layer's
+    outputs and the pooled embeddings (kept for the backward pass).
+    """
+    d = layout.input_spec[SPEC_TABLE_WIDTH]
+    bottom = layout.bottom_sizes
+    n_bottom = bottom.shape[0]
+    n_vectors = layout.input_spec[SPEC_N_FIELDS] + (1 if n_bottom > 0 else 0)
+    for c in range(layout.input_spec[SPEC_SCRATCH_WIDTH]):
+        scratch[slot, c] = 0.0
+    pooled_start = field_vector_start(layout, 1 if n_bottom > 0 else 0)
+    role = layout.column_role
+    for p in range(indptr[row], indptr[row + 1]):
+        feature = indices[p]
+        x = data[p]
+        field = role[feature]
+        if field < 0:
+            scratch[slot, -1 - field] += x
+        else:
+            start = pooled_start + field * d
+            for c in range(d):
+                scratch[slot, start + c] += x * input_table[feature, c]
+    for layer in range(1, n_bottom):
+        n_in = bottom[layer - 1]
+        n_out = bottom[layer]
+        a_in = layout.bottom_activation_offsets[layer - 1]
+        a_out = layout.bottom_activation_offsets[layer]
+        w0 = layout.bottom_weight_offsets[layer]
+        b0 = layout.bottom_bias_offsets[layer]
+        for o in range(n_out):
+            scratch[slot, a_out + o] = dense_params[b0 + o]
+        for i in range(n_in):
+            a = scratch[slot, a_in + i]
+            if a != 0.0:
+                w_row = w0 + i * n_out
+                for o in range(n_out):
+                    scratch[slot, a_out + o] += a * dense_params[w_row + o]
+        activate(activation, scratch, slot, a_out, a_out + n_out)
+    h0 = layout.layer_sizes[0]
+    for c in range(h0):
+        out[slot, c] = dense_params[c]
+    if layout.input_spec[SPEC_INTERACTION] == INTERACTION_DOT:
+        position = 0
+        if n_bottom > 0:
+            start = field_vector_start(layout, 0)
+            for c in range(d):
+                out[slot, c] += scratch[slot, start + c]
+            position = d
+        for a in range(1, n_vectors):
+            start_a = field_vector_start(layout, a)
+            for b in range(a):
+                start_b = field_vector_start(layout, b)
+                dot = 0.0
+                for c in range(d):
+                    dot += scratch[slot, start_a + c] * scratch[slot, start_b + c]
+                out[slot, position] += dot
+                position += 1
+    else:
+        for a in range(n_vectors):
+            start_a = field_vector_start(layout, a)
+            for c in range(d):
+                out[slot, a * d + c] += scratch[slot, start_a + c]
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def fields_backward(scratch, slot, dense_params, dense_grad, layout, activation, delta0, vector_grad,
+                    deltas):
+    """Back-propagate ``delta0[slot]`` through DLRM's interaction and bottom MLP.
+
+    Writes the gradient of every interaction vector into ``vector_grad``
+    (shape ``(n_vectors, d)``; a field's row is the gradient of its pooled
+    embedding, so table row ``j`` of that field gets ``x_j`` times it) and
+    accumulates the bottom MLP's parameter gradients into ``dense_grad``.
+    """
+    d = layout.input_spec[SPEC_TABLE_WIDTH]
+    bottom = layout.bottom_sizes
+    n_bottom = bottom.shape[0]
+    n_vectors = layout.input_spec[SPEC_N_FIELDS] + (1 if n_bottom > 0 else 0)
+    if layout.input_spec[SPEC_INTERACTION] == INTERACTION_DOT:
+        for a in range(n_vectors):
+            for c in range(d):
+                vector_grad[a, c] = 0.0
+        position = 0
+        if n_bottom > 0:
+            for c in range(d):
+                vector_grad[0, c] = delta0[slot, c]
+            position = d
+        for a in range(1, n_vectors):
+            start_a = field_vector_start(layout, a)
+            for b in range(a):
+                start_b = field_vector_start(layout, b)
+                g = delta0[slot, position]
+                if g != 0.0:
+                    for c in range(d):
+                        vector_grad[a, c] += g * scratch[slot, start_b + c]
+                        vector_grad[b, c] += g * scratch[slot, start_a + c]
+                position += 1
+    else:
+        for a in range(n_vectors):
+            for c in range(d):
+                vector_grad[a, c] = delta0[slot, a * d + c]
+    if n_bottom == 0:
+        return
+    current = 0
+    last = n_bottom - 1
+    a_last = layout.bottom_activation_offsets[last]
+    for c in range(d):
+        deltas[current, c] = vector_grad[0, c] * activation_derivative(activation, scratch[slot, a_last + c])
+    for layer in range(last, 0, -1):
+        n_in = bottom[layer - 1]
+        n_out = bottom[layer]
+        a_in = layout.bottom_activation_offsets[layer - 1]
+        w0 = layout.bottom_weight_offsets[layer]
+        b0 = layout.bottom_bias_offsets[layer]
+        nxt = 1 - current
+        for o in range(n_out):
+            dense_grad[b0 + o] += deltas[current, o]
+        for i in range(n_in):
+            a = scratch[slot, a_in + i]
+            w_row = w0 + i * n_out
+            back = 0.0
+            for o in range(n_out):
+                dense_grad[w_row + o] += a * deltas[current, o]
+                back += dense_params[w_row + o] * deltas[current, o]
+            if layer > 1:
+                deltas[nxt, i] = back * activation_derivative(activation, a)
+        current = nxt
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, out, slot,
+                input_sums):
     """Outputs of every layer for one CSR row.
 
     Parameters
@@ -78,6 +281,8 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
         Layer ``l``'s outputs go to ``out[slot, activation_offsets[l]:][:h_l]``;
         the last layer's are the network's (linear) outputs.
     slot : int
+    input_sums : float32[:, ::1], shape (n_slots, input_spec[SPEC_SCRATCH_WIDTH]); row
+        ``slot`` written by factorization and fields layers (unused by the sum layer).
 
     Buffers are passed whole with an index, never as per-row views: a view
     costs an atomic reference-count update, which threads sharing a buffer's
@@ -86,7 +291,19 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
     sizes = layout.layer_sizes
     n_layers = sizes.shape[0]
     h0 = sizes[0]
-    if h0 == 1:
+    # One read of the spec: each access to a layout field costs an atomic
+    # reference-count update, per row.
+    spec = layout.input_spec
+    kind = spec[SPEC_KIND]
+    factorization = kind == INPUT_FACTORIZATION
+    n_linear = spec[1]
+    if factorization:
+        factorization_input_layer(indptr, indices, data, row, input_table, dense_params, h0, n_linear,
+                                  out, slot, input_sums)
+    elif kind == INPUT_FIELDS:
+        fields_input_layer(indptr, indices, data, row, input_table, dense_params, layout, activation,
+                           out, slot, input_sums)
+    elif h0 == 1:
         # A linear model with one output: keep the sum in a register (the
         # general loop below re-reads it from memory on every non-zero).
         z = dense_params[0]
@@ -101,7 +318,7 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
             x = data[p]
             for c in range(h0):
                 out[slot, c] += x * input_table[feature, c]
-    if n_layers > 1:
+    if n_layers > 1 and kind == INPUT_SUM:
         activate(activation, out, slot, 0, h0)
     for layer in range(1, n_layers):
         n_in = sizes[layer - 1]
@@ -120,6 +337,10 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
                     out[slot, a_out + o] += a * dense_params[w_row + o]
         if layer < n_layers - 1:
             activate(activation, out, slot, a_out, a_out + n_out)
+    if factorization:
+        last = layout.activation_offsets[n_layers - 1]
+        for o in range(n_linear):
+            out[slot, last + o] += input_sums[slot, o]
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -152,6 +373,7 @@ def backward_row(activations, slot, dense_params, dense_grad, layout, activation
     sizes = layout.layer_sizes
     n_layers = sizes.shape[0]
     n_outputs = sizes[n_layers - 1]
+    input_not_activated = layout.input_spec[SPEC_KIND] != INPUT_SUM
     current = 0
     for o in range(n_outputs):
         deltas[current, o] = output_grad[output_start + o]
@@ -172,7 +394,10 @@ def backward_row(activations, slot, dense_params, dense_grad, layout, activation
                 d = deltas[current, o]
                 dense_grad[w_row + o] += a * d
                 back += dense_params[w_row + o] * d
-            deltas[nxt, i] = back * activation_derivative(activation, a)
+            if layer == 1 and input_not_activated:
+                deltas[nxt, i] = back  # interaction layers are not activated
+            else:
+                deltas[nxt, i] = back * activation_derivative(activation, a)
         current = nxt
     h0 = sizes[0]
     for c in range(h0):
@@ -203,15 +428,17 @@ def _predict_rows(indptr, indices, data, row_start, row_stop, input_table, dense
     n_outputs = sizes[n_layers - 1]
     last = layout.activation_offsets[n_layers - 1]
     scratch = np.empty((1, np.sum(sizes)), dtype=np.float32)
+    input_sums = np.empty((1, layout.input_spec[SPEC_SCRATCH_WIDTH]), dtype=np.float32)
     for row in range(row_start, row_stop):
         if row + PREFETCH_ROWS_AHEAD < row_stop:
             prefetch_row_features(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table)
-        forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, scratch, 0)
+        forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, scratch, 0,
+                    input_sums)
         for o in range(n_outputs):
             out[row, o] = scratch[0, last + o]
 
 
-LAYOUT_TYPE = numba.typeof(readonly_layout(NetworkLayout(*(np.zeros(1, np.int64),) * 4)))
+LAYOUT_TYPE = numba.typeof(readonly_layout(NetworkLayout(*(np.zeros(1, np.int64),) * len(NetworkLayout._fields))))
 
 predict_rows = KernelOnFirstUse(
     _predict_rows,

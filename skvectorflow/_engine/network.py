@@ -20,6 +20,31 @@ arrays that every engine kernel receives:
     Optimizer state of ``dense_params``, one block of ``n_dense_params`` values
     per state variable.
 
+The input layer comes in three kinds (``input_spec[SPEC_KIND]``):
+
+``INPUT_SUM``
+    the embedding sum above, ``z0 = b0 + sum_k x_k * W0[j_k]``; a table row is
+    ``h0`` weights wide.
+``INPUT_FACTORIZATION``
+    a factorization machine's pairwise term, in the bi-interaction form of
+    He and Chua's neural FM: a table row is ``[w_j (n_linear) | v_j (h0)]``,
+    layer 0 outputs ``z0_c = b0_c + 1/2 ((sum_k x_k v_kc)**2 - sum_k (x_k v_kc)**2)``,
+    which sums ``x_j x_k v_jc v_kc`` over the pairs ``j < k`` of the row's
+    non-zeros in O(nnz * h0), and the linear term ``sum_k x_k w_k`` (one per
+    output, ``n_linear = n_outputs``) is added to the network's outputs.
+
+``INPUT_FIELDS``
+    DLRM's input (Naumov et al. 2019).  A field map (``column_role``) puts each
+    column in a categorical field or among the dense columns.  Each field's
+    non-zeros are pooled, ``e_f = sum_{k in f} x_k E[j_k]`` (a table row is an
+    embedding of ``d`` weights); the dense columns go through the *bottom
+    MLP* (``bottom_sizes = (n_dense, ..., d)``, every layer activated), whose
+    output ``e_dense`` joins the vectors.  Layer 0 outputs their interaction:
+    ``[e_dense, <e_a, e_b> for every pair a > b]`` (``INTERACTION_DOT``) or
+    the vectors concatenated (``INTERACTION_CAT``); the dense layers that
+    follow are the *top MLP*.  The bottom MLP's parameters follow the top's in
+    ``dense_params``.
+
 ``NetworkLayout`` holds the integer offsets that locate each layer inside
 these arrays and inside a row of the activation scratch buffer.  Every array is
 addressable by feature id, so a distributed trainer can hand a worker just the
@@ -47,9 +72,27 @@ READONLY_FLOAT_2D = types.Array(types.float32, 2, "C", readonly=True)
 READONLY_INT32_1D = types.Array(types.int32, 1, "C", readonly=True)
 READONLY_INT64_1D = types.Array(types.int64, 1, "C", readonly=True)
 
+INPUT_SUM = 0
+INPUT_FACTORIZATION = 1
+INPUT_FIELDS = 2
+INTERACTION_DOT = 0
+INTERACTION_CAT = 1
+
+# Entries of ``NetworkLayout.input_spec``.
+SPEC_KIND = 0
+SPEC_N_LINEAR = 1  # linear weights at the start of a table row (factorization)
+SPEC_TABLE_WIDTH = 2  # weights per table row, before the optimizer state
+SPEC_N_FIELDS = 3
+SPEC_N_DENSE = 4
+SPEC_INTERACTION = 5
+SPEC_SCRATCH_WIDTH = 6  # per-row input-layer scratch (``input_sums``)
+SPEC_LENGTH = 7
+
 NetworkLayout = namedtuple(
     "NetworkLayout",
-    ["layer_sizes", "weight_offsets", "bias_offsets", "activation_offsets"],
+    ["layer_sizes", "weight_offsets", "bias_offsets", "activation_offsets", "input_spec",
+     "bottom_sizes", "bottom_weight_offsets", "bottom_bias_offsets", "bottom_activation_offsets",
+     "column_role"],
 )
 NetworkLayout.__doc__ = """Integer offsets of each layer (all int64 arrays of length n_layers).
 
@@ -59,10 +102,18 @@ weight_offsets : start of ``W_l`` in ``dense_params`` (entry 0 unused: ``W_0``
 bias_offsets : start of ``b_l`` in ``dense_params``.
 activation_offsets : start of layer ``l``'s outputs in a row of the activation
     scratch buffer, whose width is ``sum(layer_sizes)``.
+input_spec : the input layer's description, indexed by the ``SPEC_*`` constants.
+bottom_sizes, bottom_weight_offsets, bottom_bias_offsets : the bottom MLP of an
+    ``INPUT_FIELDS`` layer, as the first four for the top (empty otherwise).
+bottom_activation_offsets : start of bottom layer ``l``'s outputs in a row of
+    the input scratch (layer 0 is the dense columns' values).
+column_role : per column of X, its field (``>= 0``) or ``-1 - position`` among
+    the dense columns (``INPUT_FIELDS`` only; empty otherwise).
 """
 
 
-def make_layout(layer_sizes):
+def make_layout(layer_sizes, input_kind=INPUT_SUM, field_of_column=None, bottom_hidden=None,
+                embedding_dim=0, interaction=INTERACTION_DOT):
     """Offsets of every layer for the given widths.
 
     Parameters
@@ -70,6 +121,19 @@ def make_layout(layer_sizes):
     layer_sizes : sequence of int
         ``(h0, h1, ..., n_outputs)``: the input layer's width first, the
         output layer's last.  One entry means a linear model.
+    input_kind : {INPUT_SUM, INPUT_FACTORIZATION, INPUT_FIELDS}
+        With ``INPUT_FACTORIZATION``, ``h0`` is the number of factors, and
+        there must be at least one more layer (the outputs).  With
+        ``INPUT_FIELDS``, ``layer_sizes`` are the top MLP's widths after the
+        interaction (whose width is derived: pass any ``h0``).
+    field_of_column : int array, optional
+        ``INPUT_FIELDS``: field of each column, ``-1`` for dense columns
+        (validated by the caller).
+    bottom_hidden : sequence of int or None
+        ``INPUT_FIELDS``: hidden widths of the bottom MLP (its output has
+        ``embedding_dim`` units); None when there are no dense columns.
+    embedding_dim : int
+    interaction : {INTERACTION_DOT, INTERACTION_CAT}
 
     Returns
     -------
@@ -78,17 +142,72 @@ def make_layout(layer_sizes):
     sizes = np.asarray(layer_sizes, dtype=np.int64)
     if sizes.ndim != 1 or sizes.size < 1 or np.any(sizes < 1):
         raise ValueError(f"layer sizes must be positive integers, got {layer_sizes!r}")
+    input_spec = np.zeros(SPEC_LENGTH, dtype=np.int64)
+    input_spec[SPEC_KIND] = input_kind
+    empty = np.zeros(0, dtype=np.int64)
+    bottom = (empty, empty, empty, empty)
+    column_role = empty
+    if input_kind == INPUT_FIELDS:
+        roles = np.asarray(field_of_column, dtype=np.int64)
+        n_fields = int(roles.max()) + 1 if roles.size and roles.max() >= 0 else 0
+        dense = roles < 0
+        n_dense = int(dense.sum())
+        column_role = roles.copy()
+        column_role[dense] = -1 - np.arange(n_dense)
+        has_bottom = bottom_hidden is not None
+        n_vectors = n_fields + int(has_bottom)
+        if interaction == INTERACTION_DOT:
+            top_input = (embedding_dim if has_bottom else 0) + n_vectors * (n_vectors - 1) // 2
+        else:
+            top_input = n_vectors * embedding_dim
+        if top_input < 1:
+            raise ValueError("the interaction of a single field has no terms; add fields or dense columns")
+        sizes = np.concatenate([[top_input], sizes[1:]]).astype(np.int64)
+        input_spec[SPEC_TABLE_WIDTH] = embedding_dim
+        input_spec[SPEC_N_FIELDS] = n_fields
+        input_spec[SPEC_N_DENSE] = n_dense
+        input_spec[SPEC_INTERACTION] = interaction
+        bottom_sizes = (np.array([n_dense, *bottom_hidden, embedding_dim], dtype=np.int64)
+                        if has_bottom else empty)
+        input_spec[SPEC_SCRATCH_WIDTH] = int(bottom_sizes.sum()) + n_fields * embedding_dim
+    elif input_kind == INPUT_FACTORIZATION:
+        if sizes.size < 2:
+            raise ValueError("a factorization input layer needs an output layer after it")
+        input_spec[SPEC_N_LINEAR] = sizes[-1]
+        input_spec[SPEC_TABLE_WIDTH] = sizes[-1] + sizes[0]
+        input_spec[SPEC_SCRATCH_WIDTH] = sizes[-1] + sizes[0]
+    elif input_kind == INPUT_SUM:
+        input_spec[SPEC_TABLE_WIDTH] = sizes[0]
+        input_spec[SPEC_SCRATCH_WIDTH] = 1
+    else:
+        raise ValueError(f"unknown input kind {input_kind!r}")
+    weight_offsets, bias_offsets, end = _chain_offsets(sizes, sizes[0])
+    if input_kind == INPUT_FIELDS and bottom_sizes.size:
+        bottom_weights, bottom_biases, _ = _chain_offsets(bottom_sizes, end)
+        bottom_activations = np.concatenate([[0], np.cumsum(bottom_sizes)[:-1]]).astype(np.int64)
+        bottom = (bottom_sizes, bottom_weights, bottom_biases, bottom_activations)
+    activation_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    return readonly_layout(NetworkLayout(sizes, weight_offsets, bias_offsets, activation_offsets,
+                                         input_spec, *bottom, column_role))
+
+
+def _chain_offsets(sizes, start):
+    """Weight and bias offsets of a chain of dense layers whose parameters begin at ``start``."""
     n_layers = sizes.size
     weight_offsets = np.zeros(n_layers, dtype=np.int64)
     bias_offsets = np.zeros(n_layers, dtype=np.int64)
-    offset = sizes[0]  # the input layer's bias comes first
+    offset = int(start)
     for layer in range(1, n_layers):
         weight_offsets[layer] = offset
         offset += sizes[layer - 1] * sizes[layer]
         bias_offsets[layer] = offset
         offset += sizes[layer]
-    activation_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    return readonly_layout(NetworkLayout(sizes, weight_offsets, bias_offsets, activation_offsets))
+    return weight_offsets, bias_offsets, offset
+
+
+def table_width(layout):
+    """Weights per input-table row (before its optimizer state)."""
+    return int(layout.input_spec[SPEC_TABLE_WIDTH])
 
 
 def readonly_layout(layout):
@@ -110,13 +229,16 @@ def readonly_layout(layout):
 def n_dense_params(layout):
     """Length of ``dense_params`` for ``layout``."""
     sizes = layout.layer_sizes
-    return int(sizes[0] + np.sum(sizes[:-1] * sizes[1:]) + np.sum(sizes[1:]))
+    bottom = layout.bottom_sizes
+    return int(sizes[0] + np.sum(sizes[:-1] * sizes[1:]) + np.sum(sizes[1:])
+               + np.sum(bottom[:-1] * bottom[1:]) + np.sum(bottom[1:]))
 
 
 def init_network(layout, n_features, input_state_width, dense_state_width, fan_in, rng):
     """Allocate and initialise the parameters of a network.
 
-    Input-layer weights of a linear model start at zero (the problem is
+    Input-layer weights of a linear model (and a factorization machine's
+    linear weights) start at zero (the problem is
     convex and zero is the sparse-friendly start).  Otherwise every weight
     matrix is drawn from Glorot's uniform distribution; for the input layer the
     fan-in is the typical number of non-zeros in a row, not ``n_features``,
@@ -143,25 +265,46 @@ def init_network(layout, n_features, input_state_width, dense_state_width, fan_i
     """
     sizes = layout.layer_sizes
     h0 = int(sizes[0])
-    input_table = np.zeros((n_features, h0 + input_state_width), dtype=np.float32)
-    if sizes.size > 1:
+    kind = layout.input_spec[SPEC_KIND]
+    n_linear = int(layout.input_spec[SPEC_N_LINEAR])
+    width = table_width(layout)
+    n_random = width - n_linear
+    input_table = np.zeros((n_features, width + input_state_width), dtype=np.float32)
+    if kind == INPUT_FACTORIZATION:
+        # Pairwise terms start small (x_j x_k <v_j, v_k> summed over ~fan_in**2 / 2
+        # pairs): each factor has variance 1 / (h0 * fan_in).
+        bound = np.float32(np.sqrt(3.0 / (h0 * max(fan_in, 1.0))))
+    elif kind == INPUT_FIELDS:
+        # Each pooled embedding (one value per field, usually) starts with
+        # entries of variance 1 / (3 d), so dot products start near zero.
+        bound = np.float32(np.sqrt(1.0 / width))
+    else:
         bound = np.float32(np.sqrt(6.0 / (max(fan_in, 1.0) + h0)))
+    if sizes.size > 1:
         # Drawn in float32, in chunks of rows: a float64 draw of the whole
         # table would take twice the table's memory again and 10x the time.
-        rows_per_chunk = max(1, (1 << 22) // h0)
+        # Linear weights (factorization machines) start at zero.
+        rows_per_chunk = max(1, (1 << 22) // n_random)
         for start in range(0, n_features, rows_per_chunk):
             stop = min(start + rows_per_chunk, n_features)
-            chunk = rng.random((stop - start, h0), dtype=np.float32)
-            input_table[start:stop, :h0] = (2.0 * chunk - 1.0) * bound
+            chunk = rng.random((stop - start, n_random), dtype=np.float32)
+            input_table[start:stop, n_linear:width] = (2.0 * chunk - 1.0) * bound
     n_dense = n_dense_params(layout)
     dense_params = np.zeros(n_dense, dtype=np.float32)
-    for layer in range(1, sizes.size):
-        n_in, n_out = int(sizes[layer - 1]), int(sizes[layer])
-        bound = np.sqrt(6.0 / (n_in + n_out))
-        start = int(layout.weight_offsets[layer])
-        dense_params[start : start + n_in * n_out] = rng.uniform(
-            -bound, bound, size=n_in * n_out
-        )
+    for chain_sizes, chain_offsets in ((sizes, layout.weight_offsets),
+                                       (layout.bottom_sizes, layout.bottom_weight_offsets)):
+        for layer in range(1, chain_sizes.size):
+            n_in, n_out = int(chain_sizes[layer - 1]), int(chain_sizes[layer])
+            bound = np.sqrt(6.0 / (n_in + n_out))
+            start = int(chain_offsets[layer])
+            dense_params[start : start + n_in * n_out] = rng.uniform(
+                -bound, bound, size=n_in * n_out
+            )
+    if kind == INPUT_FACTORIZATION and sizes.size == 2:
+        # No hidden layer: the output layer starts by summing the pairwise
+        # terms, which is the classic factorization machine.
+        start = int(layout.weight_offsets[1])
+        dense_params[start : start + h0 * int(sizes[1])] = 1.0
     dense_state = np.zeros(dense_state_width * n_dense, dtype=np.float32)
     return input_table, dense_params, dense_state
 
@@ -172,14 +315,15 @@ def layer_views(layout, input_table, dense_params):
     Returns
     -------
     coefs : list of ndarray
-        ``coefs[0]`` is ``input_table[:, :h0]`` (a strided view), then each
+        ``coefs[0]`` is ``input_table[:, :table_width]`` (a strided view: for a
+        factorization layer, the linear weights then the factors), then each
         dense layer's ``(h_{l-1}, h_l)`` matrix.
     intercepts : list of ndarray
         Each layer's bias vector.
     """
     sizes = layout.layer_sizes
     h0 = int(sizes[0])
-    coefs = [input_table[:, :h0]]
+    coefs = [input_table[:, :table_width(layout)]]
     intercepts = [dense_params[:h0]]
     for layer in range(1, sizes.size):
         n_in, n_out = int(sizes[layer - 1]), int(sizes[layer])

@@ -240,7 +240,8 @@ def update_dense(params, state, grad, start, stop, scale, rate, penalised, confi
 @numba.njit(nogil=True, cache=True, inline="always")
 def update_dense_params(params, state, grad, layout, scale, rate, config):
     """One optimizer step on every dense parameter: the input layer's bias, then
-    each dense layer's weights (penalised) and bias (not penalised).
+    each dense layer's weights (penalised) and bias (not penalised), then
+    those of a fields input layer's bottom MLP.
 
     One call site for ``update_dense``: the kernels are inlined where they are
     called, so each extra call site is another copy of every optimizer to
@@ -267,3 +268,14 @@ def update_dense_params(params, state, grad, layout, scale, rate, config):
             start = layout.bias_offsets[layer]
             stop = start + sizes[layer]
         update_dense(params, state, grad, start, stop, scale, rate, segment % 2 == 1, config)
+    # A fields input layer's bottom MLP: its weights (penalised) and biases.
+    bottom = layout.bottom_sizes
+    for segment in range(2 * bottom.shape[0] - 2):
+        layer = segment // 2 + 1
+        if segment % 2 == 0:
+            start = layout.bottom_weight_offsets[layer]
+            stop = layout.bottom_bias_offsets[layer]
+        else:
+            start = layout.bottom_bias_offsets[layer]
+            stop = start + bottom[layer]
+        update_dense(params, state, grad, start, stop, scale, rate, segment % 2 == 0, config)

@@ -23,6 +23,7 @@ from numbers import Integral
 import numpy as np
 from distributed import default_client
 
+from .._engine import network
 from .training import check_options, start_training, train_block_round
 
 # Seconds a block waits between two looks at the slowest block's clock.
@@ -138,7 +139,7 @@ def fit_ssp(estimator, X, y, *, sample_weight=None, qid=None, classes=None, clie
                 f"fit_ssp runs one task per block for the whole training: {len(start.blocks)} "
                 f"blocks need that many worker threads, the cluster has {n_threads}.")
         state = start.state
-        h0 = int(state.layout.layer_sizes[0])
+        h0 = network.table_width(state.layout)
         server = client.submit(
             ParameterServer, state.input_table, state.dense_params, state.dense_state, h0,
             len(start.blocks), staleness, server_learning_rate, actor=True).result()

@@ -63,7 +63,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight, check_array
 
 from .._base import BaseSparseMLP, NetworkState, as_engine_csr, effective_n_threads
-from .._engine import hogwild
+from .._engine import hogwild, network
 from ..losses import compile_loss_callback
 
 LocalBlock = namedtuple(
@@ -381,7 +381,14 @@ def start_training(estimator, X, y, sample_weight, qid, classes, client):
         _check_queries_within_blocks(qid, offsets)
     compiled_callback = (compile_loss_callback(estimator.loss_callback)
                          if estimator.loss_callback is not None else None)
-    layer_sizes = list(hidden_sizes) + [estimator.n_outputs_]
+    layout = estimator._network_layout(hidden_sizes, estimator.n_outputs_, n_features)
+    if int(layout.input_spec[network.SPEC_KIND]) != network.INPUT_SUM:
+        raise ValueError(
+            f"skvectorflow.dask.fit trains models whose input layer is the sparse sum of "
+            f"weighted table rows (SparseMLPClassifier, SparseMLPRegressor, "
+            f"SurvivalExponentialRegressor, SparseMLPRanker); {type(estimator).__name__}'s "
+            f"factorization or field input layer is not supported yet.")
+    layer_sizes = [int(size) for size in layout.layer_sizes]
 
     # What tasks receive: the parameters only, never a fitted model's arrays.
     worker_estimator = clone(estimator)
@@ -408,7 +415,7 @@ def start_training(estimator, X, y, sample_weight, qid, classes, client):
                 f"hidden_layer_sizes and the targets now give {layer_sizes}.")
         step, loss_curve = estimator.t_, list(estimator.loss_curve_)
     else:
-        state = estimator._new_network_state(layer_sizes, n_features,
+        state = estimator._new_network_state(layout, n_features,
                                              max(1.0, total_nnz / max(n_samples, 1)), targets,
                                              sample_weight, compiled_callback)
         step, loss_curve = 0, []
@@ -423,7 +430,7 @@ def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
     blocks, columns, state, config = start.blocks, start.columns, start.state, start.config
     step, loss_curve, continuing, token = start.step, start.loss_curve, start.continuing, start.token
     layer_sizes = list(state.layout.layer_sizes)
-    h0 = int(layer_sizes[0])
+    h0 = network.table_width(state.layout)
     seed_root = estimator._seed(2 + step)
     whole_vector_bytes = 2 * len(blocks) * (state.input_table.nbytes + state.dense_params.nbytes
                                           + state.dense_state.nbytes)

@@ -1,0 +1,251 @@
+"""DLRMClassifier against a PyTorch model with the DLRM reference's architecture.
+
+Run from the repository root::
+
+    python -m benchmarks.dlrm_peers                         # 200,000 rows
+    python -m benchmarks.dlrm_peers --n-samples 2000000     # the full size
+    python -m benchmarks.dlrm_peers --configs small
+
+Data: ``make_criteo_like(n_samples, hash_bits, random_state=0)`` (13 dense
+columns, 26 fields of ``2**hash_bits`` hashed columns, one index per field);
+the first 80% of the rows train, the last 20% are held out.  Both models
+train ONE epoch over the same rows, on one thread
+(``torch.set_num_threads(1)``, ``n_jobs=1``), after a warm-up on 2,048 rows.
+
+Configurations (the DLRM reference's):
+
+``reference``
+    ``embedding_dim=16``, bottom MLP 13-512-256-64-16, top MLP 512-256-1,
+    batch 128.
+``small``
+    ``embedding_dim=16``, bottom 13-64-16, top 64-1, batch 1024.
+
+The PyTorch peer is the reference's architecture: one ``nn.EmbeddingBag``
+per field (``mode="sum"``, ``sparse=True``), ReLU MLPs, the batched dot
+interaction (``bmm`` of the stacked vectors, strictly lower triangle)
+concatenated with the bottom output, ``BCEWithLogitsLoss``, and plain SGD
+(the reference's optimizer; sparse gradients for the tables).  Its input
+tensors are built before timing (data generation excluded, as in the
+reference's figures).  skvectorflow runs ``DLRMClassifier`` with the same
+widths and batch size and row-wise AdaGrad.
+
+Columns: ``fit s`` (one epoch, wall), ``samples/s``, held-out ``ROC AUC``
+and ``log-loss``, and ``vs torch`` (samples/s over the peer's, higher is
+faster for skvectorflow).
+"""
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import log_loss, roc_auc_score
+
+from skvectorflow import DLRMClassifier
+from skvectorflow.datasets import make_criteo_like
+
+from .reporting import (
+    describe_machine,
+    markdown_context,
+    markdown_table,
+    run_metadata,
+    text_table,
+    write_report,
+)
+
+CONFIGS = {
+    "reference": {"bottom_mlp": (512, 256, 64), "top_mlp": (512, 256), "batch_size": 128},
+    "small": {"bottom_mlp": (64,), "top_mlp": (64,), "batch_size": 1024},
+}
+EMBEDDING_DIM = 16
+N_DENSE = 13
+N_FIELDS = 26
+WARMUP_ROWS = 2048
+DEFAULT_OUTPUT = Path("benchmarks/results/dlrm_peers.json")
+
+
+def torch_inputs(X, y, hash_bits):
+    """Dense features, per-field indices (one per field) and labels as tensors."""
+    import torch
+
+    dense = X[:, :N_DENSE].toarray().astype(np.float32)
+    categorical = X[:, N_DENSE:]
+    # Exactly one entry per field and row, in field order (sorted indices).
+    columns = categorical.indices.reshape(X.shape[0], N_FIELDS).astype(np.int64)
+    indices = columns - (np.arange(N_FIELDS, dtype=np.int64) << hash_bits)
+    return (torch.from_numpy(dense), torch.from_numpy(np.ascontiguousarray(indices)),
+            torch.from_numpy(y.astype(np.float32)))
+
+
+def make_torch_dlrm(bottom_mlp, top_mlp, hash_bits, seed):
+    """The DLRM reference's architecture as a torch module."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+
+    def mlp(widths, last_activation):
+        layers = []
+        for i in range(len(widths) - 1):
+            layers.append(nn.Linear(widths[i], widths[i + 1]))
+            if i < len(widths) - 2 or last_activation:
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers)
+
+    class DLRM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tables = nn.ModuleList(
+                nn.EmbeddingBag(1 << hash_bits, EMBEDDING_DIM, mode="sum", sparse=True)
+                for _ in range(N_FIELDS))
+            bound = math.sqrt(1.0 / EMBEDDING_DIM)
+            for table in self.tables:
+                nn.init.uniform_(table.weight, -bound, bound)
+            self.bottom = mlp([N_DENSE, *bottom_mlp, EMBEDDING_DIM], last_activation=True)
+            n_vectors = N_FIELDS + 1
+            top_input = EMBEDDING_DIM + n_vectors * (n_vectors - 1) // 2
+            self.top = mlp([top_input, *top_mlp, 1], last_activation=False)
+            rows, cols = torch.tril_indices(n_vectors, n_vectors, offset=-1)
+            self.register_buffer("rows", rows)
+            self.register_buffer("cols", cols)
+
+        def forward(self, dense, indices):
+            bottom = self.bottom(dense)
+            batch = dense.shape[0]
+            offsets = torch.arange(batch, dtype=torch.int64)
+            pooled = [table(indices[:, f], offsets) for f, table in enumerate(self.tables)]
+            vectors = torch.stack([bottom, *pooled], dim=1)
+            dots = torch.bmm(vectors, vectors.transpose(1, 2))[:, self.rows, self.cols]
+            return self.top(torch.cat([bottom, dots], dim=1)).squeeze(1)
+
+    return DLRM()
+
+
+def train_torch(model, dense, indices, labels, batch_size, learning_rate):
+    """One epoch of plain SGD (sparse gradients for the tables)."""
+    import torch
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    loss_function = torch.nn.BCEWithLogitsLoss()
+    model.train()
+    for start in range(0, dense.shape[0], batch_size):
+        stop = start + batch_size
+        optimizer.zero_grad()
+        loss = loss_function(model(dense[start:stop], indices[start:stop]), labels[start:stop])
+        loss.backward()
+        optimizer.step()
+
+
+def predict_torch(model, dense, indices):
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(dense[s:s + 65536], indices[s:s + 65536])
+                          for s in range(0, dense.shape[0], 65536)]).numpy().astype(np.float64)
+
+
+def scores(y, logits):
+    probability = 1.0 / (1.0 + np.exp(-logits))
+    return roc_auc_score(y, logits), log_loss(y, np.clip(probability, 1e-7, 1 - 1e-7))
+
+
+def run_config(name, params, X, y, field_of_column, n_train, hash_bits, torch_learning_rate):
+    rows = []
+    train, test = slice(0, n_train), slice(n_train, None)
+    model = DLRMClassifier(field_of_column, embedding_dim=EMBEDDING_DIM, max_iter=1, tol=None,
+                           n_jobs=1, random_state=0, learning_rate_init=0.05, **params)
+    model.fit(X[:WARMUP_ROWS], y[:WARMUP_ROWS])
+    started = time.perf_counter()
+    model.fit(X[train], y[train])
+    seconds = time.perf_counter() - started
+    auc, loss = scores(y[test], model.decision_function(X[test]))
+    rows.append({"config": name, "run": "skvectorflow", "fit_s": seconds,
+                 "samples_per_s": n_train / seconds, "auc": auc, "log_loss": loss})
+    print(f"  {name:9} skvectorflow: {seconds:7.2f} s, {n_train / seconds:9,.0f} samples/s, AUC {auc:.4f}",
+          flush=True)
+
+    try:
+        import torch
+    except ImportError:
+        print("  torch is not installed: skipping the PyTorch peer", file=sys.stderr)
+        return rows
+    torch.set_num_threads(1)
+    dense, indices, labels = torch_inputs(X, y, hash_bits)
+    peer = make_torch_dlrm(params["bottom_mlp"], params["top_mlp"], hash_bits, seed=0)
+    train_torch(peer, dense[:WARMUP_ROWS], indices[:WARMUP_ROWS], labels[:WARMUP_ROWS],
+                params["batch_size"], torch_learning_rate)
+    peer = make_torch_dlrm(params["bottom_mlp"], params["top_mlp"], hash_bits, seed=0)
+    started = time.perf_counter()
+    train_torch(peer, dense[train], indices[train], labels[train], params["batch_size"],
+                torch_learning_rate)
+    seconds = time.perf_counter() - started
+    auc, loss = scores(y[test], predict_torch(peer, dense[test], indices[test]))
+    rows.append({"config": name, "run": "torch DLRM", "fit_s": seconds,
+                 "samples_per_s": n_train / seconds, "auc": auc, "log_loss": loss})
+    print(f"  {name:9} torch DLRM  : {seconds:7.2f} s, {n_train / seconds:9,.0f} samples/s, AUC {auc:.4f}",
+          flush=True)
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n-samples", type=int, default=200_000, help="rows generated (80%% train)")
+    parser.add_argument("--hash-bits", type=int, default=16, help="columns per field: 2**hash_bits")
+    parser.add_argument("--configs", default="reference,small",
+                        help="comma-separated: " + ", ".join(CONFIGS))
+    parser.add_argument("--torch-learning-rate", type=float, default=0.1,
+                        help="SGD step of the PyTorch peer")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown config {unknown[0]!r}; choose from {', '.join(CONFIGS)}")
+
+    extra = {}
+    try:
+        import torch
+
+        extra["torch"] = torch.__version__
+    except ImportError:
+        pass
+    meta = run_metadata("benchmarks.dlrm_peers", sys.argv[1:] if argv is None else argv, extra)
+    print(describe_machine(meta))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    meta["load_average_1min_before"] = load
+    print(f"load average (1 min) before: {load:.2f}")
+    started = time.perf_counter()
+    X, y, field_of_column = make_criteo_like(args.n_samples, hash_bits=args.hash_bits, random_state=0)
+    n_train = int(0.8 * args.n_samples)
+    print(f"data: {args.n_samples:,} rows ({n_train:,} train), {X.shape[1]:,} columns, "
+          f"click rate {y.mean():.3f}", flush=True)
+    rows = []
+    for name in configs:
+        rows += run_config(name, CONFIGS[name], X, y, field_of_column, n_train, args.hash_bits,
+                           args.torch_learning_rate)
+    meta["wall_s"] = time.perf_counter() - started
+    meta["load_average_1min_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+    peers = {row["config"]: row["samples_per_s"] for row in rows if row["run"] == "torch DLRM"}
+    header = ["config", "run", "fit s", "samples/s", "ROC AUC", "log-loss", "vs torch"]
+    cells = [[row["config"], row["run"], f"{row['fit_s']:.2f}", f"{row['samples_per_s']:,.0f}",
+              f"{row['auc']:.4f}", f"{row['log_loss']:.4f}",
+              f"{row['samples_per_s'] / peers[row['config']]:.2f}x" if row["config"] in peers else "-"]
+             for row in rows]
+    print()
+    print(text_table(header, cells, 2))
+    print(f"load average (1 min): {meta['load_average_1min_before']:.2f} before, "
+          f"{meta['load_average_1min_after']:.2f} after")
+    load_line = (f"- load average (1 min): {meta['load_average_1min_before']:.2f} before, "
+                 f"{meta['load_average_1min_after']:.2f} after")
+    markdown = "\n".join([*markdown_context("DLRM against PyTorch", meta), load_line, "",
+                          *markdown_table(header, cells, 2), ""])
+    write_report({"meta": meta, "rows": rows}, args.output, markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,469 @@
+r"""The Criteo display-advertising format: a streaming reader and a synthetic look-alike.
+
+A Criteo line is a click label, ``n_dense = 13`` integer counts and
+``n_fields = 26`` categorical values (8 hexadecimal digits in the real data),
+tab-separated; an empty field is missing.  :func:`load_criteo` reads such a
+file (plain or gzip) into one CSR matrix with a field map (see
+:mod:`skvectorflow.fields`):
+
+- columns ``[0, n_dense)`` hold ``sign(v) * log1p(|v|)`` of the counts (a
+  missing or zero count is no entry);
+- categorical field ``f`` owns the ``2**hash_bits`` columns starting at
+  ``n_dense + f * 2**hash_bits``; its value is hashed (FNV-1a, seeded by
+  ``f``) to one of them, with value 1, and a missing value is its own
+  category.
+
+So every row has exactly ``n_fields`` categorical entries, as DLRM's inputs
+do. :func:`parse_criteo_chunk` parses lines held in memory, for readers that
+get their bytes elsewhere.
+
+:func:`make_criteo_like` draws data of the same shape from a hidden teacher
+in which fields interact, so that models of interactions (factorization
+machines, DLRM) can beat a linear model; it can write the TSV format too.
+Both functions are re-exported by :mod:`skvectorflow.datasets`.
+"""
+
+import gzip
+import math
+import numbers
+import os
+import sys
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit, logit
+from sklearn.utils import check_random_state
+
+from ._engine.criteo_format import (
+    PARSE_BAD_INTEGER,
+    PARSE_BAD_LABEL,
+    PARSE_OK,
+    PARSE_WRONG_FIELD_COUNT,
+    parse_criteo_lines,
+)
+from .fields import MAX_HASH_BITS, field_map_of_blocks, hash_values, signed_log1p
+
+__all__ = ["load_criteo", "make_criteo_like", "parse_criteo_chunk"]
+
+CRITEO_N_DENSE = 13
+CRITEO_N_FIELDS = 26
+
+# Bytes read per chunk of the file; lines are parsed in whole chunks.
+_CHUNK_BYTES = 1 << 24
+# Seconds between progress lines under ``verbose``.
+_PROGRESS_SECONDS = 2.0
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _check_hash_bits(hash_bits, n_dense, n_fields):
+    if isinstance(hash_bits, bool) or not isinstance(hash_bits, numbers.Integral):
+        raise TypeError(f"hash_bits must be an integer, got {hash_bits!r}.")
+    if not 1 <= hash_bits <= MAX_HASH_BITS:
+        raise ValueError(f"hash_bits must be in [1, {MAX_HASH_BITS}], got {hash_bits}.")
+    if n_dense + n_fields * (1 << hash_bits) > np.iinfo(np.int32).max:
+        raise ValueError(
+            f"hash_bits={hash_bits} gives {n_fields} fields of 2**{hash_bits} columns, more than "
+            f"int32 column indices hold; lower hash_bits."
+        )
+    return int(hash_bits)
+
+
+def _check_count(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+    return int(value)
+
+
+def criteo_field_map(n_dense=CRITEO_N_DENSE, n_fields=CRITEO_N_FIELDS, hash_bits=16):
+    """The field map of the CSR matrices this module makes.
+
+    Returns
+    -------
+    field_of_column : ndarray of int32, shape (n_dense + n_fields * 2**hash_bits,)
+    """
+    return field_map_of_blocks(n_dense, [1 << hash_bits] * n_fields)
+
+
+class _ParseError(ValueError):
+    """A line the parser rejected: ``line`` is 0-based within the parsed buffer."""
+
+    def __init__(self, message, line):
+        super().__init__(message)
+        self.line = line
+
+
+def _parse_into_arrays(buffer, n_dense, n_fields, hash_bits, max_rows):
+    """Parse whole lines of a uint8 buffer; return (indptr, indices, data, labels)."""
+    n_lines = int(np.count_nonzero(buffer == 10)) + 1
+    rows = min(max_rows, n_lines)
+    indptr = np.zeros(rows + 1, dtype=np.int64)
+    indices = np.empty(rows * (n_dense + n_fields), dtype=np.int32)
+    data = np.empty(rows * (n_dense + n_fields), dtype=np.float32)
+    labels = np.empty(rows, dtype=np.float32)
+    status = np.zeros(3, dtype=np.int64)
+    n_rows, _ = parse_criteo_lines(buffer, np.int64(n_dense), np.int64(n_fields), np.int64(hash_bits),
+                                   np.int64(rows), indptr, indices, data, labels, status)
+    if status[0] != PARSE_OK:
+        line = int(status[1])
+        text = _line_text(buffer, line)
+        expected = 1 + n_dense + n_fields
+        if status[0] == PARSE_WRONG_FIELD_COUNT:
+            found = text.count("\t") + 1
+            detail = f"has {found} tab-separated fields, expected {expected} (label, {n_dense} " \
+                     f"integers, {n_fields} categorical)"
+        elif status[0] == PARSE_BAD_LABEL:
+            detail = f"has label {text.split(chr(9))[0]!r}, expected 0 or 1"
+        else:
+            assert status[0] == PARSE_BAD_INTEGER
+            column = int(status[2])
+            detail = f"has {text.split(chr(9))[column - 1]!r} in integer column {column - 1}"
+        raise _ParseError(detail, line)
+    nnz = int(indptr[n_rows])
+    return indptr[: n_rows + 1], indices[:nnz], data[:nnz], labels[:n_rows]
+
+
+def _line_text(buffer, line):
+    text = buffer.tobytes().split(b"\n")[line]
+    return text.decode("utf-8", errors="replace").rstrip("\r")
+
+
+def parse_criteo_chunk(lines, *, n_dense=CRITEO_N_DENSE, n_fields=CRITEO_N_FIELDS, hash_bits=16,
+                       first_line=1, source="<chunk>"):
+    """Parse Criteo-format lines held in memory into CSR arrays.
+
+    Parameters
+    ----------
+    lines : bytes
+        Whole lines (the last may lack its newline); empty lines are skipped.
+    n_dense, n_fields : int, default=13, 26
+        Integer and categorical columns per line.
+    hash_bits : int, default=16
+        Each categorical field has ``2**hash_bits`` columns.
+    first_line : int, default=1
+        File line number of the chunk's first line, for error messages.
+    source : str, default='<chunk>'
+        Name of the file, for error messages.
+
+    Returns
+    -------
+    indptr : ndarray of int64, shape (n_rows + 1,)
+    indices : ndarray of int32
+    data : ndarray of float32
+    labels : ndarray of float32, shape (n_rows,)
+
+    Raises
+    ------
+    ValueError
+        Naming ``source`` and the line number, for a line with the wrong
+        number of fields, a label other than 0/1, or a non-integer count.
+
+    Examples
+    --------
+    >>> from skvectorflow.criteo import parse_criteo_chunk
+    >>> line = "1\\t5\\t\\t" + "\\t".join(["68fd1e64"] * 3) + "\\n"
+    >>> indptr, indices, data, labels = parse_criteo_chunk(
+    ...     line.encode(), n_dense=2, n_fields=3, hash_bits=4)
+    >>> indptr.tolist(), labels.tolist(), round(float(data[0]), 4)
+    ([0, 4], [1.0], 1.7918)
+    """
+    n_dense = _check_count("n_dense", n_dense, 0)
+    n_fields = _check_count("n_fields", n_fields, 0)
+    hash_bits = _check_hash_bits(hash_bits, n_dense, n_fields)
+    buffer = np.frombuffer(bytes(lines), dtype=np.uint8)
+    try:
+        return _parse_into_arrays(buffer, n_dense, n_fields, hash_bits, np.iinfo(np.int64).max // 2)
+    except _ParseError as error:
+        raise ValueError(f"{source}, line {first_line + error.line}: {error}.") from None
+
+
+def _open_binary(path):
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    return gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")
+
+
+def load_criteo(path, n_rows=None, *, hash_bits=16, n_dense=CRITEO_N_DENSE, n_fields=CRITEO_N_FIELDS,
+                verbose=0):
+    """Read a Criteo display-advertising file into a CSR matrix, labels and a field map.
+
+    The file is streamed in chunks of 16 MiB and parsed by a compiled
+    kernel; memory holds the growing CSR arrays and one chunk.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Tab-separated text, plain or gzip-compressed (detected from the
+        content, not the name).
+    n_rows : int or None, default=None
+        Read at most this many rows (the first ones).
+    hash_bits : int, default=16
+        Each categorical field has ``2**hash_bits`` columns (26 fields of
+        65,536 columns by default).
+    n_dense, n_fields : int, default=13, 26
+        Integer and categorical columns per line (the Criteo data sets' 13
+        and 26; other values read files of the same layout).
+    verbose : int, default=0
+        Print progress (rows, MiB, rows/s) to stderr every few seconds.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of float32, shape (n_rows, n_dense + n_fields * 2**hash_bits)
+    y : ndarray of int64, shape (n_rows,)
+        The click labels.
+    field_of_column : ndarray of int32
+        The field map: ``-1`` for the dense columns, ``f`` for field ``f``'s columns.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the line number of a malformed line.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skvectorflow.datasets import load_criteo, make_criteo_like
+    >>> path = os.path.join(tempfile.mkdtemp(), "day_0.tsv")
+    >>> _ = make_criteo_like(100, hash_bits=8, random_state=0, path=path)
+    >>> X, y, field_of_column = load_criteo(path, hash_bits=8)
+    >>> X.shape, int(X.getnnz(axis=1).min()) >= 26
+    ((100, 6669), True)
+    """
+    n_dense = _check_count("n_dense", n_dense, 0)
+    n_fields = _check_count("n_fields", n_fields, 0)
+    hash_bits = _check_hash_bits(hash_bits, n_dense, n_fields)
+    limit = np.iinfo(np.int64).max // 2 if n_rows is None else _check_count("n_rows", n_rows, 1)
+    path = os.fspath(path)
+    parts = []
+    rows_read = 0
+    line_number = 1
+    bytes_read = 0
+    started = last_report = time.perf_counter()
+    carry = b""
+    with _open_binary(path) as stream:
+        while rows_read < limit:
+            chunk = stream.read(_CHUNK_BYTES)
+            at_end = not chunk
+            text = carry + chunk
+            if not at_end:
+                cut = text.rfind(b"\n") + 1
+                text, carry = text[:cut], text[cut:]
+                if not text:
+                    continue
+            elif not text:
+                break
+            bytes_read += len(text)
+            buffer = np.frombuffer(text, dtype=np.uint8)
+            try:
+                indptr, indices, data, labels = _parse_into_arrays(
+                    buffer, n_dense, n_fields, hash_bits, limit - rows_read)
+            except _ParseError as error:
+                raise ValueError(f"{path}, line {line_number + error.line}: {error}.") from None
+            parts.append((indptr, indices, data, labels))
+            rows_read += labels.size
+            line_number += int(np.count_nonzero(buffer == 10))
+            now = time.perf_counter()
+            if verbose and (now - last_report >= _PROGRESS_SECONDS or at_end):
+                last_report = now
+                print(f"load_criteo: {rows_read:,} rows, {bytes_read / 2**20:,.0f} MiB, "
+                      f"{rows_read / max(now - started, 1e-9):,.0f} rows/s", file=sys.stderr, flush=True)
+            if at_end:
+                break
+    X, y = _stack_parts(parts, n_dense + n_fields * (1 << hash_bits))
+    if verbose:
+        seconds = time.perf_counter() - started
+        print(f"load_criteo: read {X.shape[0]:,} rows ({X.nnz:,} non-zeros) in {seconds:.1f} s",
+              file=sys.stderr, flush=True)
+    return X, y, criteo_field_map(n_dense, n_fields, hash_bits)
+
+
+def _stack_parts(parts, n_features):
+    """One CSR matrix and label vector from parsed chunks."""
+    if not parts:
+        empty = sp.csr_matrix((0, n_features), dtype=np.float32)
+        return empty, np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum([0] + [part[0][-1] for part in parts[:-1]])
+    indptr = np.concatenate([parts[0][0][:1]] + [part[0][1:] + offset for part, offset in zip(parts, offsets)])
+    indices = np.concatenate([part[1] for part in parts])
+    data = np.concatenate([part[2] for part in parts])
+    labels = np.concatenate([part[3] for part in parts]).astype(np.int64)
+    X = sp.csr_matrix((data, indices, indptr), shape=(labels.size, n_features))
+    X.has_sorted_indices = True
+    return X, labels
+
+
+# ---------------------------------------------------------------------------
+# Synthetic Criteo-like data
+# ---------------------------------------------------------------------------
+
+# Zipf exponent of category popularity within a field.
+_ZIPF_EXPONENT = 1.1
+# Width of the teacher's latent vectors.
+_TEACHER_FACTORS = 4
+# Logits are _LOGIT_SCALE * score (score variance ~ 1), around the base rate's.
+_LOGIT_SCALE = 2.0
+_CLICK_RATE = 0.25
+
+
+def _generator(random_state):
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return np.random.default_rng(int(random_state))
+    legacy = check_random_state(random_state)
+    return np.random.default_rng(legacy.randint(2**32, size=4, dtype=np.uint64))
+
+
+def _zipf_draw(rng, cardinality, size):
+    """Category ranks in ``[0, cardinality)`` with ``p(r) ~ (r + 1) ** -1.1``."""
+    weights = np.arange(1, cardinality + 1, dtype=np.float64) ** -_ZIPF_EXPONENT
+    cdf = np.cumsum(weights)
+    return np.minimum(np.searchsorted(cdf, rng.random(size) * cdf[-1], side="right"), cardinality - 1)
+
+
+def make_criteo_like(n_samples=10000, *, n_dense=CRITEO_N_DENSE, n_fields=CRITEO_N_FIELDS,
+                     max_cardinality=10000, hash_bits=16, interaction_strength=1.5,
+                     missing_rate=0.1, random_state=None, path=None):
+    r"""Synthetic click data in the Criteo format, from a teacher with field interactions.
+
+    Field ``f`` has a vocabulary of ``c_f`` categories (cardinalities spread
+    log-uniformly from 3 to ``max_cardinality``), drawn with Zipf
+    popularity ``p(r) ~ (r + 1)^{-1.1}``; each category's token is 8 random
+    hexadecimal digits.  Each count column draws ``floor(exp(N(mu, 1.5)))``;
+    a third of the fields and of the count columns are missing in a share
+    ``missing_rate`` of the rows (a missing token is its own category to the
+    teacher and to the reader).
+
+    The teacher gives every category a weight ``w`` ~ N(0, 1) and a latent
+    vector ``u`` of 4 entries ~ N(0, 1/2), and the standardised counts ``z``
+    a weight vector ``a`` and a projection ``D`` (4 x n_dense).  A row's score
+    is
+
+    .. math::
+
+        s = \frac{\ell + \lambda\, q}{\sqrt{1 + \lambda^2}},\quad
+        \ell = \frac{\sum_f w_f + a^\top z}{\sqrt{n_f + 1}},\quad
+        q = \frac{\sum_{f<g} \langle u_f, u_g\rangle + \sum_f \langle D z, u_f\rangle}
+                 {\sqrt{n_f (n_f - 1) / 2 + n_f}},
+
+    each part of variance about 1, with ``lambda = interaction_strength``;
+    the click is Bernoulli with logit ``logit(0.25) + 2 s``.  The pairwise
+    part is exactly what DLRM's dot interactions and a factorization machine
+    model, and no linear model of the columns can.
+
+    Parameters
+    ----------
+    n_samples : int, default=10000
+    n_dense, n_fields : int, default=13, 26
+    max_cardinality : int, default=10000
+        Largest vocabulary of a field.
+    hash_bits : int, default=16
+        Columns per field in X, as for :func:`load_criteo`.
+    interaction_strength : float, default=1.5
+        ``lambda`` above: 0 makes a purely linear (logistic) teacher.
+    missing_rate : float, default=0.1
+    random_state : int, Generator, RandomState or None, default=None
+    path : str or path-like or None, default=None
+        Also write the rows in the Criteo TSV format there (gzip if the name
+        ends in ``.gz``); :func:`load_criteo` of that file returns the same
+        ``X``, ``y`` and field map.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of float32, shape (n_samples, n_dense + n_fields * 2**hash_bits)
+    y : ndarray of int64, shape (n_samples,)
+    field_of_column : ndarray of int32
+
+    Examples
+    --------
+    >>> from skvectorflow.datasets import make_criteo_like
+    >>> X, y, field_of_column = make_criteo_like(1000, hash_bits=10, random_state=0)
+    >>> X.shape, int((field_of_column == -1).sum()), bool(0.1 < y.mean() < 0.5)
+    ((1000, 26637), 13, True)
+    """
+    n_samples = _check_count("n_samples", n_samples, 1)
+    n_dense = _check_count("n_dense", n_dense, 0)
+    n_fields = _check_count("n_fields", n_fields, 1)
+    max_cardinality = _check_count("max_cardinality", max_cardinality, 3)
+    hash_bits = _check_hash_bits(hash_bits, n_dense, n_fields)
+    for name, value, upper in (("interaction_strength", interaction_strength, np.inf),
+                               ("missing_rate", missing_rate, 1.0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= upper:
+            raise ValueError(f"{name} must be a number in [0, {upper}], got {value!r}.")
+    teacher_rng, row_rng, label_rng = [
+        np.random.default_rng(seed) for seed in np.random.SeedSequence(
+            _generator(random_state).integers(2**63, size=2)).spawn(3)]
+
+    cardinalities = np.round(np.geomspace(3, max_cardinality, n_fields)).astype(np.int64)
+    teacher_rng.shuffle(cardinalities)
+    sometimes_missing_fields = teacher_rng.random(n_fields) < 1 / 3
+    sometimes_missing_dense = teacher_rng.random(n_dense) < 1 / 3
+    count_log_means = teacher_rng.uniform(0.0, 4.0, n_dense)
+    dense_weights = teacher_rng.normal(size=n_dense) / math.sqrt(max(n_dense, 1))
+    projection = teacher_rng.normal(size=(n_dense, _TEACHER_FACTORS)) / math.sqrt(max(n_dense, 1))
+
+    # Counts, their standardised log (the teacher's z) and the reader's columns.
+    counts = np.floor(np.exp(row_rng.normal(count_log_means, 1.5, size=(n_samples, n_dense))))
+    dense_missing = (row_rng.random((n_samples, n_dense)) < missing_rate) & sometimes_missing_dense
+    counts[dense_missing] = 0.0
+    log_counts = signed_log1p(counts)
+    z = (log_counts - log_counts.mean(axis=0)) / np.maximum(log_counts.std(axis=0), 1e-12)
+
+    linear = z @ dense_weights
+    dense_embedding = z @ projection
+    pooled = np.zeros((n_samples, _TEACHER_FACTORS))
+    squares = np.zeros(n_samples)
+    dense_dots = np.zeros(n_samples)
+    tokens = []
+    columns = np.empty((n_samples, n_fields), dtype=np.int64)
+    for field in range(n_fields):
+        cardinality = int(cardinalities[field])
+        ranks = _zipf_draw(row_rng, cardinality, n_samples)
+        if sometimes_missing_fields[field]:
+            ranks[row_rng.random(n_samples) < missing_rate] = cardinality  # the missing category
+        vocabulary = [f"{value:08x}" for value in teacher_rng.integers(2**32, size=cardinality)] + [""]
+        weights = teacher_rng.normal(size=cardinality + 1)
+        factors = teacher_rng.normal(scale=math.sqrt(0.5), size=(cardinality + 1, _TEACHER_FACTORS))
+        buckets = hash_values(vocabulary, field, hash_bits)
+        columns[:, field] = n_dense + (field << hash_bits) + buckets[ranks]
+        linear += weights[ranks]
+        row_factors = factors[ranks]
+        pooled += row_factors
+        squares += np.einsum("ij,ij->i", row_factors, row_factors)
+        dense_dots += np.einsum("ij,ij->i", dense_embedding, row_factors)
+        tokens.append(np.asarray(vocabulary, dtype=object)[ranks])
+    field_pairs = 0.5 * (np.einsum("ij,ij->i", pooled, pooled) - squares)
+    n_pairs = n_fields * (n_fields - 1) / 2 + n_fields
+    interaction = (field_pairs + dense_dots) / math.sqrt(n_pairs)
+    linear /= math.sqrt(n_fields + 1)
+    score = (linear + interaction_strength * interaction) / math.sqrt(1 + interaction_strength**2)
+    y = (label_rng.random(n_samples) < expit(logit(_CLICK_RATE) + _LOGIT_SCALE * score)).astype(np.int64)
+
+    dense_part = sp.csr_matrix(log_counts.astype(np.float32), shape=(n_samples, n_dense))
+    n_features = n_dense + n_fields * (1 << hash_bits)
+    categorical = sp.csr_matrix(
+        (np.ones(columns.size, dtype=np.float32), columns.ravel().astype(np.int32),
+         np.arange(0, columns.size + 1, n_fields, dtype=np.int64)), shape=(n_samples, n_features))
+    X = sp.hstack([dense_part, sp.csr_matrix((n_samples, n_features - n_dense), dtype=np.float32)],
+                  format="csr") + categorical
+    X = X.tocsr().astype(np.float32)
+    X.sort_indices()
+    if path is not None:
+        _write_criteo_tsv(os.fspath(path), y, counts, dense_missing, tokens)
+    return X, y, criteo_field_map(n_dense, n_fields, hash_bits)
+
+
+def _write_criteo_tsv(path, y, counts, dense_missing, tokens):
+    """Write rows in the Criteo TSV format (gzip when ``path`` ends in .gz)."""
+    count_text = np.where(dense_missing, "", counts.astype(np.int64).astype(str))
+    columns = [y.astype(str)] + [count_text[:, j] for j in range(counts.shape[1])]
+    columns += [column.astype(str) for column in tokens]
+    lines = columns[0].astype(object)
+    for column in columns[1:]:
+        lines = lines + "\t" + column.astype(object)
+    payload = ("\n".join(lines) + "\n").encode("utf-8")
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "wb") as stream:
+        stream.write(payload)

@@ -1,0 +1,349 @@
+"""Categorical fields in one CSR matrix: the field map, and a transformer that builds both.
+
+Recommendation models (DLRM, field-aware factorization machines) see their
+input as *fields*: a categorical variable such as "advertiser" or "site",
+each of whose values is a column of X, and *dense* columns such as counts.
+skvectorflow keeps scikit-learn's single-X API: X is one CSR matrix, and a
+**field map** says what each column is.
+
+``field_of_column`` : int array of length ``n_features``
+    ``field_of_column[j] = f`` (``0 <= f < n_fields``) puts column ``j`` in
+    categorical field ``f``; ``field_of_column[j] = DENSE_FIELD`` (-1) marks a
+    dense column.  Field ids are ``0, 1, ..., n_fields - 1``, each with at
+    least one column.  A row may have several non-zeros in one field
+    (multi-hot): models pool them, weighted by their values.
+
+Ways to build X and its map:
+
+- :func:`skvectorflow.datasets.load_criteo` and
+  :func:`skvectorflow.datasets.make_criteo_like` return both;
+- :class:`FieldHasher` turns a DataFrame of numeric and categorical columns
+  into both (the map is its ``field_of_column_`` attribute);
+- by hand with :class:`~sklearn.compose.ColumnTransformer`: put the numeric
+  columns first (``"passthrough"`` or a scaler), then one
+  :class:`~sklearn.feature_extraction.FeatureHasher` (or
+  :class:`~sklearn.preprocessing.OneHotEncoder`) *per categorical column*, and
+  build the map from the widths of the blocks with :func:`field_map_of_blocks`.
+"""
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._engine.criteo_format import hash_tokens
+
+DENSE_FIELD = -1
+
+# Column widths of a hashed field are 2**hash_bits; more than this would
+# overflow the engine's int32 column indices with a few dozen fields.
+MAX_HASH_BITS = 26
+
+
+def field_map_of_blocks(n_dense, field_widths):
+    """The field map of X laid out as ``n_dense`` dense columns, then one block per field.
+
+    Parameters
+    ----------
+    n_dense : int
+        Number of leading dense columns.
+    field_widths : sequence of int
+        Columns of each categorical field, in order.
+
+    Returns
+    -------
+    field_of_column : ndarray of int32, shape (n_dense + sum(field_widths),)
+
+    Examples
+    --------
+    >>> from skvectorflow.fields import field_map_of_blocks
+    >>> field_map_of_blocks(2, [3, 1]).tolist()
+    [-1, -1, 0, 0, 0, 1]
+    """
+    widths = np.asarray(field_widths, dtype=np.int64)
+    if widths.ndim != 1 or np.any(widths < 1):
+        raise ValueError(f"field_widths must be positive integers, got {field_widths!r}.")
+    if not isinstance(n_dense, numbers.Integral) or n_dense < 0:
+        raise ValueError(f"n_dense must be an integer >= 0, got {n_dense!r}.")
+    fields = np.repeat(np.arange(widths.size, dtype=np.int32), widths)
+    return np.concatenate([np.full(n_dense, DENSE_FIELD, dtype=np.int32), fields])
+
+
+def check_field_map(field_of_column, n_features, *, name="field_of_column"):
+    """Validate a field map against X's width; return it as int32 and the number of fields.
+
+    Parameters
+    ----------
+    field_of_column : array-like of int, shape (n_features,)
+    n_features : int
+        Columns of X.
+    name : str
+        How error messages name the parameter.
+
+    Returns
+    -------
+    field_of_column : ndarray of int32
+    n_fields : int
+
+    Raises
+    ------
+    ValueError
+        If the map's length is not ``n_features``, an entry is below
+        ``DENSE_FIELD``, or a field id up to the largest has no column.
+    TypeError
+        If the map is not an array of integers.
+    """
+    array = np.asarray(field_of_column)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d array of field ids, got shape {array.shape}.")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{name} must hold integers (field ids, -1 for dense), got dtype {array.dtype}.")
+    if array.size != n_features:
+        raise ValueError(
+            f"{name} has {array.size} entries but X has {n_features} columns; it needs one "
+            f"field id per column."
+        )
+    if array.size and array.min() < DENSE_FIELD:
+        raise ValueError(
+            f"{name} holds {array.min()}; field ids are >= 0, and {DENSE_FIELD} marks a dense column."
+        )
+    n_fields = int(array.max()) + 1 if array.size else 0
+    counts = np.bincount(array[array >= 0], minlength=n_fields)
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        raise ValueError(
+            f"{name}: field {empty[0]} has no columns; field ids must be 0..n_fields-1 with "
+            f"at least one column each."
+        )
+    return array.astype(np.int32), n_fields
+
+
+def signed_log1p(values):
+    """``sign(v) * log1p(|v|)``: counts compressed, zero kept at zero, negatives kept."""
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+def hash_values(values, field, hash_bits):
+    """Hashed column (within its field's range) of every string in ``values``.
+
+    The hash is the one the Criteo reader applies to a token (FNV-1a of the
+    UTF-8 bytes, seeded by the field), so a DataFrame of Criteo tokens and
+    the TSV file give the same columns.  The empty string is the missing
+    value's category.
+
+    Parameters
+    ----------
+    values : sequence of str
+    field : int
+    hash_bits : int
+
+    Returns
+    -------
+    ndarray of int64, values in ``[0, 2**hash_bits)``
+    """
+    encoded = [value.encode("utf-8") for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(token) for token in encoded], out=offsets[1:])
+    buffer = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8)
+    buckets = np.empty(len(encoded), dtype=np.int64)
+    hash_tokens(buffer, offsets, np.int64(field), np.int64((1 << hash_bits) - 1), buckets)
+    return buckets
+
+
+class FieldHasher(TransformerMixin, BaseEstimator):
+    """Turn a DataFrame of numeric and categorical columns into CSR and a field map.
+
+    Numeric columns become the dense columns (transformed by
+    ``sign(v) * log1p(|v|)`` when ``numeric_transform='log1p'``, the usual
+    treatment of counts; a missing value becomes 0).  Each categorical column
+    becomes one field of ``2**hash_bits`` columns: a value is hashed to one of
+    them with value 1, and a missing value (None, NaN) is its own category
+    (it is hashed as the empty string).  Hashing needs no vocabulary, so
+    ``transform`` handles values never seen in ``fit``.
+
+    Parameters
+    ----------
+    categorical_columns : list of str or None, default=None
+        Columns to hash.  ``None``: every column that is not numeric (object,
+        string, category and boolean dtypes).
+    numeric_columns : list of str or None, default=None
+        Dense columns.  ``None``: every numeric column not in
+        ``categorical_columns``.
+    hash_bits : int, default=16
+        Each field has ``2**hash_bits`` columns.
+    numeric_transform : {'log1p', 'none'}, default='log1p'
+        Transform of the numeric columns.
+
+    Attributes
+    ----------
+    field_of_column_ : ndarray of int32, shape (n_features_out,)
+        The field map of the output: ``-1`` for each numeric column, then the
+        field id of each categorical column's block.
+    numeric_columns_, categorical_columns_ : list of str
+        The columns used, in output order.
+    n_fields_ : int
+    feature_names_in_ : ndarray of str
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skvectorflow.fields import FieldHasher
+    >>> frame = pd.DataFrame({"clicks": [0, 3, 10], "site": ["a", None, "b"]})
+    >>> hasher = FieldHasher(hash_bits=4).fit(frame)
+    >>> X = hasher.transform(frame)
+    >>> X.shape, hasher.field_of_column_[:3].tolist(), X.getnnz(axis=1).tolist()
+    ((3, 17), [-1, 0, 0], [1, 2, 2])
+    """
+
+    _parameter_constraints = {
+        "categorical_columns": [list, None],
+        "numeric_columns": [list, None],
+        "hash_bits": [Interval(numbers.Integral, 1, MAX_HASH_BITS, closed="both")],
+        "numeric_transform": [StrOptions({"log1p", "none"})],
+    }
+
+    def __init__(self, categorical_columns=None, numeric_columns=None, hash_bits=16,
+                 numeric_transform="log1p"):
+        self.categorical_columns = categorical_columns
+        self.numeric_columns = numeric_columns
+        self.hash_bits = hash_bits
+        self.numeric_transform = numeric_transform
+
+    def fit(self, X, y=None):
+        """Choose the numeric and categorical columns and build the field map.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        y : ignored
+
+        Returns
+        -------
+        self : FieldHasher
+        """
+        self._validate_params()
+        frame = self._check_frame(X)
+        columns = [str(c) for c in frame.columns]
+        if len(set(columns)) != len(columns):
+            raise ValueError("X has repeated column names; FieldHasher needs unique names.")
+        categorical = self.categorical_columns
+        if categorical is None:
+            numeric_given = set(self.numeric_columns or [])
+            categorical = [c for c, dtype in zip(columns, frame.dtypes)
+                           if c not in numeric_given and not _is_numeric(dtype)]
+        numeric = self.numeric_columns
+        if numeric is None:
+            numeric = [c for c in columns if c not in set(categorical)]
+        for name, chosen in (("categorical_columns", categorical), ("numeric_columns", numeric)):
+            missing = [c for c in chosen if c not in columns]
+            if missing:
+                raise ValueError(f"{name} names {missing[0]!r}, which is not a column of X.")
+        overlap = set(categorical) & set(numeric)
+        if overlap:
+            raise ValueError(f"column {min(overlap)!r} is both numeric and categorical.")
+        for c in numeric:
+            if not _is_numeric(frame[c].dtype):
+                raise ValueError(
+                    f"numeric column {c!r} has dtype {frame[c].dtype}; list it in categorical_columns."
+                )
+        if not categorical and not numeric:
+            raise ValueError("X has no columns to encode.")
+        self.feature_names_in_ = np.asarray(columns, dtype=object)
+        self.n_features_in_ = len(columns)
+        self.numeric_columns_ = list(numeric)
+        self.categorical_columns_ = list(categorical)
+        self.n_fields_ = len(categorical)
+        self.field_of_column_ = field_map_of_blocks(len(numeric), [1 << self.hash_bits] * len(categorical))
+        return self
+
+    def transform(self, X):
+        """Encode X.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            With the columns seen in ``fit``.
+
+        Returns
+        -------
+        Xt : scipy.sparse.csr_matrix of float32, shape (n_samples, len(field_of_column_))
+            Sorted indices; one entry per categorical column and row, one per
+            non-zero numeric value.
+        """
+        check_is_fitted(self)
+        frame = self._check_frame(X)
+        absent = [c for c in self.numeric_columns_ + self.categorical_columns_ if c not in frame.columns]
+        if absent:
+            raise ValueError(f"X lacks column {absent[0]!r}, seen in fit.")
+        n_rows = frame.shape[0]
+        n_numeric = len(self.numeric_columns_)
+        blocks = []
+        if n_numeric:
+            values = frame[self.numeric_columns_].to_numpy(dtype=np.float64, na_value=np.nan)
+            values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+            if self.numeric_transform == "log1p":
+                values = signed_log1p(values)
+            blocks.append(sp.csr_matrix(values.astype(np.float32)))
+        if self.categorical_columns_:
+            width = 1 << self.hash_bits
+            columns = np.empty((n_rows, self.n_fields_), dtype=np.int64)
+            for field, name in enumerate(self.categorical_columns_):
+                codes, uniques = _factorize(frame[name])
+                buckets = hash_values([str(value) for value in uniques] + [""], field, self.hash_bits)
+                # Code -1 (missing) picks the last bucket: the empty string's.
+                columns[:, field] = n_numeric + field * width + buckets[codes]
+            indptr = np.arange(0, n_rows * self.n_fields_ + 1, self.n_fields_, dtype=np.int64)
+            categorical = sp.csr_matrix(
+                (np.ones(columns.size, dtype=np.float32), columns.ravel().astype(np.int32), indptr),
+                shape=(n_rows, len(self.field_of_column_)))
+            blocks.append(categorical)
+        if len(blocks) == 2:
+            numeric_block = sp.csr_matrix(blocks[0], shape=(n_rows, len(self.field_of_column_)))
+            Xt = (numeric_block + blocks[1]).tocsr()
+        else:
+            Xt = sp.csr_matrix(blocks[0], shape=(n_rows, len(self.field_of_column_)))
+        Xt.sort_indices()
+        Xt.data = Xt.data.astype(np.float32, copy=False)
+        return Xt
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: the numeric columns, then ``column=bucket``."""
+        check_is_fitted(self)
+        width = 1 << self.hash_bits
+        names = list(self.numeric_columns_)
+        for name in self.categorical_columns_:
+            names.extend(f"{name}={bucket}" for bucket in range(width))
+        return np.asarray(names, dtype=object)
+
+    def _check_frame(self, X):
+        if not hasattr(X, "columns") or not hasattr(X, "dtypes"):
+            raise TypeError(
+                f"FieldHasher needs a pandas DataFrame (it tells numeric from categorical columns "
+                f"by dtype), got {type(X).__name__}."
+            )
+        return X
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+def _is_numeric(dtype):
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return is_numeric_dtype(dtype) and not is_bool_dtype(dtype)
+
+
+def _factorize(series):
+    """Codes (-1 for missing) and unique values of a column, without Python per row."""
+    import pandas as pd
+
+    return pd.factorize(series, use_na_sentinel=True)

@@ -1,0 +1,191 @@
+"""Tests for the Criteo reader, the synthetic Criteo-like data, and the field map."""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+
+from skvectorflow.criteo import parse_criteo_chunk
+from skvectorflow.datasets import load_criteo, make_criteo_like
+from skvectorflow.fields import (
+    DENSE_FIELD,
+    FieldHasher,
+    check_field_map,
+    field_map_of_blocks,
+    hash_values,
+)
+
+
+def _line(label="0", counts=("1",) * 13, tokens=("68fd1e64",) * 26):
+    return "\t".join([label, *counts, *tokens])
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".tsv.gz"])
+def test_written_file_reads_back_as_the_generated_matrix(tmp_path, suffix):
+    path = tmp_path / f"day{suffix}"
+    X, y, field_of_column = make_criteo_like(500, hash_bits=6, random_state=3, path=path)
+    X_read, y_read, field_read = load_criteo(path, hash_bits=6)
+    assert isinstance(X_read, sp.csr_matrix) and X_read.dtype == np.float32
+    assert X_read.indices.dtype == np.int32 and X_read.has_sorted_indices
+    assert (X_read != X).nnz == 0
+    np.testing.assert_array_equal(y_read, y)
+    np.testing.assert_array_equal(field_read, field_of_column)
+    # Every row has one entry per categorical field, in that field's columns.
+    categorical = X_read[:, 13:]
+    assert np.all(categorical.getnnz(axis=1) == 26)
+    fields = field_of_column[categorical.indices + 13].reshape(500, 26)
+    np.testing.assert_array_equal(fields, np.tile(np.arange(26), (500, 1)))
+
+
+def test_n_rows_and_chunk_boundaries(tmp_path, monkeypatch):
+    from skvectorflow import criteo
+
+    path = tmp_path / "day.tsv"
+    X, y, _ = make_criteo_like(300, hash_bits=5, random_state=0, path=path)
+    # Chunks much smaller than a line exercise the carried partial lines.
+    monkeypatch.setattr(criteo, "_CHUNK_BYTES", 97)
+    X_read, y_read, _ = load_criteo(path, hash_bits=5)
+    assert (X_read != X).nnz == 0
+    X_head, y_head, _ = load_criteo(path, n_rows=41, hash_bits=5)
+    assert X_head.shape[0] == 41 and (X_head != X[:41]).nnz == 0
+    np.testing.assert_array_equal(y_head, y[:41])
+
+
+def test_values_missing_fields_and_hashing():
+    counts = ["5", "", "0", "-2"] + ["1"] * 9
+    tokens = ["", "68fd1e64"] + ["a"] * 24
+    indptr, indices, data, labels = parse_criteo_chunk(
+        (_line("1", counts, tokens) + "\r\n\n").encode(), hash_bits=8)
+    assert indptr.tolist() == [0, 2 + 9 + 26] and labels.tolist() == [1.0]
+    np.testing.assert_allclose(data[:2], [np.log1p(5), -np.log1p(2)], rtol=1e-6)
+    assert indices[:2].tolist() == [0, 3]
+    # A missing token is a category of its own, hashed like the empty string.
+    assert indices[11] == 13 + hash_values([""], 0, 8)[0]
+    assert indices[12] == 13 + 256 + hash_values(["68fd1e64"], 1, 8)[0]
+    # The same token hashes to different columns in different fields.
+    offsets = indices[13:] - 13 - 256 * np.arange(2, 26)
+    assert len(set(offsets.tolist())) > 1
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        (_line(counts=("1",) * 12), "has 39 tab-separated fields, expected 40"),
+        (_line() + "\textra", "has 41 tab-separated fields, expected 40"),
+        (_line(label="2"), "has label '2', expected 0 or 1"),
+        (_line(counts=("1", "x7") + ("1",) * 11), "has 'x7' in integer column 2"),
+        (_line(counts=("-",) + ("1",) * 12), "has '-' in integer column 1"),
+    ],
+)
+def test_malformed_line_is_reported_with_file_and_line_number(tmp_path, line, message):
+    path = tmp_path / "bad.tsv.gz"
+    with gzip.open(path, "wt") as stream:
+        stream.write(_line() + "\n" + _line() + "\n" + line + "\n" + _line() + "\n")
+    with pytest.raises(ValueError, match=f"bad.tsv.gz, line 3: {message}"):
+        load_criteo(path, hash_bits=4)
+    with pytest.raises(ValueError, match=f"<chunk>, line 12: {message}"):
+        parse_criteo_chunk((line + "\n").encode(), hash_bits=4, first_line=12)
+
+
+def test_reader_and_generator_reject_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="hash_bits must be in"):
+        load_criteo(tmp_path / "x", hash_bits=0)
+    with pytest.raises(ValueError, match="n_rows must be >= 1"):
+        load_criteo(tmp_path / "x", n_rows=0)
+    with pytest.raises(ValueError, match="missing_rate"):
+        make_criteo_like(10, missing_rate=2.0)
+    with pytest.raises(TypeError, match="n_samples must be an integer"):
+        make_criteo_like(10.5)
+
+
+def test_criteo_like_labels_depend_on_field_interactions():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    aucs = {}
+    for strength in (0.0, 3.0):
+        X, y, _ = make_criteo_like(6000, n_fields=10, hash_bits=6, max_cardinality=50,
+                                   interaction_strength=strength, random_state=1)
+        model = LogisticRegression(C=0.3, solver="liblinear").fit(X[:4500], y[:4500])
+        aucs[strength] = roc_auc_score(y[4500:], model.decision_function(X[4500:]))
+    # A linear teacher is learnt well by a linear model; a mostly pairwise one is not.
+    assert aucs[0.0] > 0.75
+    assert aucs[3.0] < aucs[0.0] - 0.1
+
+
+def test_generator_is_reproducible():
+    first = make_criteo_like(200, hash_bits=6, random_state=5)
+    second = make_criteo_like(200, hash_bits=6, random_state=5)
+    assert (first[0] != second[0]).nnz == 0
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+# ---- field map -------------------------------------------------------------------
+
+
+def test_field_map_checks():
+    field_map, n_fields = check_field_map([-1, 0, 0, 1], 4)
+    assert field_map.dtype == np.int32 and n_fields == 2
+    with pytest.raises(ValueError, match="field_of_column has 3 entries but X has 4 columns"):
+        check_field_map([-1, 0, 1], 4)
+    with pytest.raises(ValueError, match="field 1 has no columns"):
+        check_field_map([-1, 0, 2, 2], 4)
+    with pytest.raises(ValueError, match="holds -2"):
+        check_field_map([-2, 0, 0, 0], 4)
+    with pytest.raises(TypeError, match="must hold integers"):
+        check_field_map([0.5, 0, 0, 0], 4)
+    assert field_map_of_blocks(1, [2]).tolist() == [DENSE_FIELD, 0, 0]
+
+
+def _frame():
+    return pd.DataFrame({
+        "clicks": [0, 3, np.nan, 10],
+        "site": ["a", None, "b", "a"],
+        "device": pd.Categorical(["ios", "android", "ios", np.nan]),
+        "price": [1.5, -2.0, 0.0, 4.0],
+    })
+
+
+def test_field_hasher_output_and_field_map():
+    hasher = FieldHasher(hash_bits=3)
+    X = hasher.fit_transform(_frame())
+    assert hasher.numeric_columns_ == ["clicks", "price"]
+    assert hasher.categorical_columns_ == ["site", "device"]
+    assert hasher.field_of_column_.tolist() == [-1, -1] + [0] * 8 + [1] * 8
+    assert X.shape == (4, 18) and X.dtype == np.float32 and X.has_sorted_indices
+    dense = X[:, :2].toarray()
+    np.testing.assert_allclose(dense[:, 0], np.log1p([0, 3, 0, 10]), rtol=1e-6)
+    np.testing.assert_allclose(dense[:, 1], [np.log1p(1.5), -np.log1p(2.0), 0, np.log1p(4)], rtol=1e-6)
+    site = X[:, 2:10].toarray().argmax(axis=1)
+    assert site[0] == site[3] == hash_values(["a"], 0, 3)[0]
+    assert site[1] == hash_values([""], 0, 3)[0]  # missing is its own category
+    assert np.all(X[:, 2:].getnnz(axis=1) == 2)
+    # Values never seen in fit are hashed too.
+    unseen = _frame().assign(site=["zzz"] * 4)
+    assert hasher.transform(unseen).shape == (4, 18)
+
+
+def test_field_hasher_bad_input():
+    with pytest.raises(TypeError, match="needs a pandas DataFrame"):
+        FieldHasher().fit(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="names 'nope'"):
+        FieldHasher(categorical_columns=["nope"]).fit(_frame())
+    with pytest.raises(ValueError, match="numeric column 'site'"):
+        FieldHasher(numeric_columns=["site"], categorical_columns=["device"]).fit(_frame())
+    hasher = FieldHasher(hash_bits=3).fit(_frame())
+    with pytest.raises(ValueError, match="lacks column 'device'"):
+        hasher.transform(_frame().drop(columns="device"))
+    assert clone(hasher).get_params() == hasher.get_params()
+
+
+def test_field_hasher_in_a_pipeline_with_a_linear_model():
+    from sklearn.linear_model import LogisticRegression
+
+    frame = pd.concat([_frame()] * 10, ignore_index=True)
+    y = np.tile([0, 1, 1, 0], 10)
+    pipeline = make_pipeline(FieldHasher(hash_bits=4), LogisticRegression()).fit(frame, y)
+    assert pipeline.predict(frame).shape == (40,)
