@@ -429,7 +429,6 @@ def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
     start = start_training(estimator, X, y, sample_weight, qid, classes, client)
     blocks, columns, state, config = start.blocks, start.columns, start.state, start.config
     step, loss_curve, continuing, token = start.step, start.loss_curve, start.continuing, start.token
-    layer_sizes = list(state.layout.layer_sizes)
     h0 = network.table_width(state.layout)
     seed_root = estimator._seed(2 + step)
     whole_vector_bytes = 2 * len(blocks) * (state.input_table.nbytes + state.dense_params.nbytes
