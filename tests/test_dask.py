@@ -127,7 +127,7 @@ def test_two_worker_bsp_auc_within_0_003_of_one_process(client, zipf_data):
     assert auc_bsp > 0.65
     assert abs(auc_bsp - auc_one) <= 0.003
     assert bsp.n_iter_ == 3 and len(bsp.loss_curve_) == 3
-    assert len(bsp.distributed_rounds_) == 3
+    assert len(bsp.distributed_rounds_) == 3 * 4  # rounds_per_epoch="auto": 2 x 2 blocks
     assert bsp.t_ == one.t_  # one optimizer step per row, summed over the blocks
 
 
@@ -135,13 +135,20 @@ def test_bytes_per_round_at_most_a_third_of_the_whole_vector(client, zipf_data):
     X, y, _, _ = zipf_data
     rounds = []
     model = svf_dask.fit(_linear(max_iter=2), _blocks(X), y, callback=rounds.append)
-    assert rounds == model.distributed_rounds_
+    assert rounds == model.distributed_rounds_ and len(rounds) == 2 * 4
     for stats in rounds:
         moved = stats.bytes_to_workers + stats.bytes_from_workers
         assert 0 < moved <= stats.whole_vector_bytes / 3
         # Whole-vector averaging: the (2**18, 2) table and the dense arrays, both ways, 2 blocks.
         assert stats.whole_vector_bytes == 2 * 2 * (2**18 * 2 * 4 + 2 * 4)
         assert np.isfinite(stats.loss) and stats.seconds > 0 and stats.retried_tasks == 0
+    # A round sends every row its block touches but returns only those its
+    # share of the epoch changed: 4 rounds an epoch move less than 4 single
+    # rounds, though more than one.
+    once = svf_dask.fit(_linear(max_iter=1), _blocks(X), y, rounds_per_epoch=1)
+    single = sum(s.bytes_to_workers + s.bytes_from_workers for s in once.distributed_rounds_)
+    per_epoch = sum(s.bytes_to_workers + s.bytes_from_workers for s in rounds if s.epoch == 1)
+    assert single < per_epoch < 4 * single
 
 
 def test_bsp_model_pickles_predicts_and_scores_as_usual(client, zipf_data):
@@ -156,7 +163,7 @@ def test_bsp_model_pickles_predicts_and_scores_as_usual(client, zipf_data):
 
 def test_rounds_per_epoch_syncs_more_often_and_moves_less_per_round(client, zipf_data):
     X, y, _, _ = zipf_data
-    once = svf_dask.fit(_linear(max_iter=1), _blocks(X), y)
+    once = svf_dask.fit(_linear(max_iter=1), _blocks(X), y, rounds_per_epoch=1)
     four = svf_dask.fit(_linear(max_iter=1), _blocks(X), y, rounds_per_epoch=4)
     assert len(four.distributed_rounds_) == 4 and four.n_iter_ == 1
     assert len(four.loss_curve_) == 1
@@ -164,6 +171,17 @@ def test_rounds_per_epoch_syncs_more_often_and_moves_less_per_round(client, zipf
     assert four.t_ == once.t_
     assert (four.distributed_rounds_[0].bytes_from_workers
             < once.distributed_rounds_[0].bytes_from_workers)
+
+
+def test_auto_rounds_per_epoch_is_twice_the_non_empty_blocks(client, zipf_data):
+    X, y, _, _ = zipf_data
+    auto = svf_dask.fit(_linear(max_iter=1), _blocks(X, 3), y)
+    explicit = svf_dask.fit(_linear(max_iter=1), _blocks(X, 3), y, rounds_per_epoch=6)
+    assert [s.epoch for s in auto.distributed_rounds_] == [1] * 6
+    np.testing.assert_array_equal(auto.coefs_[0], explicit.coefs_[0])
+    # An empty block holds no rows to train: it is not counted.
+    with_empty = svf_dask.fit(_linear(max_iter=1), [X[:8_000], X[:0], X[8_000:]], y)
+    assert len(with_empty.distributed_rounds_) == 4
 
 
 def test_server_step_and_state_combine_change_the_model(client, zipf_data):
@@ -196,7 +214,8 @@ def test_bsp_regressor_and_warm_start_continue(client):
     svf_dask.fit(model, _blocks(X), y)
     assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
     assert model.loss_curve_[1] < first_loss
-    assert [s.round for s in model.distributed_rounds_] == [1, 2]
+    assert [s.round for s in model.distributed_rounds_] == list(range(1, 9))
+    assert [s.epoch for s in model.distributed_rounds_] == [1] * 4 + [2] * 4
     assert model.score(X, y) > 0.2
 
 
@@ -237,7 +256,14 @@ def test_bad_input_is_named_and_a_fitted_model_is_kept(client, zipf_data):
     bad_calls = [
         ((ValueError, "column chunks"), {"X": da.from_array(X, chunks=(8_000, 2**17), asarray=False)}),
         ((ValueError, "X has 16000 samples but y has 15999"), {"y": y[:-1]}),
-        ((ValueError, "rounds_per_epoch"), {"rounds_per_epoch": 0}),
+        ((ValueError, "rounds_per_epoch must be 'auto' or a positive int"),
+         {"rounds_per_epoch": 0}),
+        ((ValueError, "rounds_per_epoch must be 'auto' or a positive int"),
+         {"rounds_per_epoch": 2.5}),
+        ((ValueError, "rounds_per_epoch must be 'auto' or a positive int"),
+         {"rounds_per_epoch": "Auto"}),
+        ((ValueError, "rounds_per_epoch must be 'auto' or a positive int"),
+         {"rounds_per_epoch": True}),
         ((ValueError, "server_learning_rate"), {"server_learning_rate": -1.0}),
         ((ValueError, "state_combine"), {"state_combine": "max"}),
         ((ValueError, "combine must be one of"), {"combine": "median"}),
@@ -340,3 +366,5 @@ def test_ssp_needs_a_thread_per_block(client, zipf_data):
     assert not hasattr(model, "classes_")
     with pytest.raises(ValueError, match="staleness"):
         svf_dask.fit_ssp(model, _blocks(X), y, staleness=-1)
+    with pytest.raises(ValueError, match="rounds_per_epoch must be 'auto' or a positive int"):
+        svf_dask.fit_ssp(model, _blocks(X), y, rounds_per_epoch="twice")

@@ -24,7 +24,12 @@ import numpy as np
 from distributed import default_client
 
 from .._engine import network
-from .training import check_options, start_training, train_block_round
+from .training import (
+    check_options,
+    resolve_rounds_per_epoch,
+    start_training,
+    train_block_round,
+)
 
 # Seconds a block waits between two looks at the slowest block's clock.
 POLL_SECONDS = 0.002
@@ -107,8 +112,9 @@ def fit_ssp(estimator, X, y, *, sample_weight=None, qid=None, classes=None, clie
     they finish a clock and go on without waiting for the others, unless they
     are more than ``staleness`` clocks ahead of the slowest block.  Changes
     are summed as they arrive (times ``server_learning_rate``); optimizer
-    state increments are summed.  Not fault tolerant and not reproducible:
-    see the module's documentation.
+    state increments are summed.  Runs ``max_iter`` epochs: the blocks do
+    not stop together, so ``tol`` is not applied.  Not fault tolerant and not
+    reproducible: see the module's documentation.
 
     Parameters
     ----------
@@ -117,8 +123,9 @@ def fit_ssp(estimator, X, y, *, sample_weight=None, qid=None, classes=None, clie
         than worker threads in the cluster.
     staleness : int, default=1
         Clocks a block may run ahead of the slowest.
-    rounds_per_epoch : int, default=1
-        Clocks per epoch.
+    rounds_per_epoch : int or 'auto', default=1
+        Clocks per epoch; ``'auto'`` is twice the number of blocks, as in
+        :func:`skvectorflow.dask.fit`.
     server_learning_rate : float, default=1.0
 
     Returns
@@ -143,6 +150,7 @@ def fit_ssp(estimator, X, y, *, sample_weight=None, qid=None, classes=None, clie
         server = client.submit(
             ParameterServer, state.input_table, state.dense_params, state.dense_state, h0,
             len(start.blocks), staleness, server_learning_rate, actor=True).result()
+        rounds_per_epoch = resolve_rounds_per_epoch(rounds_per_epoch, len(start.blocks))
         n_clocks = estimator.max_iter * rounds_per_epoch
         seed_root = estimator._seed(2 + start.step)
         tasks = [

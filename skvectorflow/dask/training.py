@@ -13,15 +13,15 @@ or a ranker's queries), its targets, and its column indices renumbered to
 weights, then optimizer state), the dense parameters and their state.  For
 each block it sends the table rows of that block's ``columns`` and the dense
 arrays; the worker runs a share of an epoch (``1 / rounds_per_epoch`` of its
-shuffled units) with the unchanged engine, on a small local network whose
-feature ``i`` is global feature ``columns[i]``, and sends back the change of
-the rows it updated and of the dense arrays.  The driver then combines the
-changes: a weight's change is summed (``combine="sum"``) or averaged
-(``"mean"``) over the blocks that changed it and scaled by
-``server_learning_rate``; optimizer state (AdaGrad accumulators, Adam
-moments) is combined by ``state_combine``: ``"sum"`` adds every block's
-increment, so an accumulator grows as it would in one process that saw all
-the gradients, ``"mean"`` averages them as the weights are.
+shuffled units; ``2 W`` rounds an epoch for ``W`` blocks by default) with the
+unchanged engine, on a small local network whose feature ``i`` is global
+feature ``columns[i]``, and sends back the change of the rows it updated and
+of the dense arrays.  The driver then combines the changes: a weight's change
+is summed (``combine="sum"``) or averaged (``"mean"``) over the blocks that
+changed it and scaled by ``server_learning_rate``; optimizer state (AdaGrad
+accumulators, Adam moments) is combined by ``state_combine``: ``"sum"`` adds
+every block's increment, so an accumulator grows as it would in one process
+that saw all the gradients, ``"mean"`` averages them as the weights are.
 
 *Traffic.*  A round moves the rows each block touches, down and back, not the
 whole table: on Zipf-skewed data a block of ``n`` rows touches far fewer than
@@ -231,14 +231,29 @@ def _as_numpy(values):
 
 def _check_queries_within_blocks(qid, offsets):
     """Raise unless every query's rows lie in one block."""
-    seen = {}
-    for b in range(offsets.size - 1):
-        for query in np.unique(qid[offsets[b]:offsets[b + 1]]):
-            if query in seen:
-                raise ValueError(
-                    f"Query {query} has rows in blocks {seen[query]} and {b}; every query must lie "
-                    f"within one block of X (chunk X and qid along query boundaries).")
-            seen[query] = b
+    per_block = [np.unique(qid[offsets[b]:offsets[b + 1]]) for b in range(offsets.size - 1)]
+    queries = np.concatenate(per_block)
+    owners = np.repeat(np.arange(len(per_block)), [q.size for q in per_block])
+    order = np.argsort(queries, kind="stable")
+    queries, owners = queries[order], owners[order]
+    shared = np.flatnonzero(queries[1:] == queries[:-1])
+    if shared.size:
+        i = shared[0]
+        raise ValueError(
+            f"Query {queries[i]} has rows in blocks {owners[i]} and {owners[i + 1]}; every query "
+            f"must lie within one block of X (chunk X and qid along query boundaries).")
+
+
+def resolve_rounds_per_epoch(rounds_per_epoch, n_blocks):
+    """The rounds an epoch runs: ``rounds_per_epoch``, or twice the blocks for ``"auto"``.
+
+    Why twice the blocks: summed changes arrive one round late, and the
+    delay grows with the number of blocks whose updates pile up in a round;
+    syncing ``2 W`` times an epoch kept the epochs to the one-process AUC
+    flat (3) from 2 to 8 blocks, where one round an epoch overshot from 4
+    blocks on (``benchmarks/dask_scaling.py``, ``docs/dask.md``).
+    """
+    return 2 * n_blocks if rounds_per_epoch == "auto" else int(rounds_per_epoch)
 
 
 def check_options(estimator, rounds_per_epoch, combine, server_learning_rate, state_combine,
@@ -246,8 +261,11 @@ def check_options(estimator, rounds_per_epoch, combine, server_learning_rate, st
     """Raise for an estimator or an option the distributed trainers cannot take."""
     if not isinstance(estimator, BaseSparseMLP):
         raise TypeError(f"estimator must be a skvectorflow estimator, got {type(estimator).__name__}.")
-    if not isinstance(rounds_per_epoch, Integral) or rounds_per_epoch < 1:
-        raise ValueError(f"rounds_per_epoch must be a positive int, got {rounds_per_epoch!r}.")
+    if rounds_per_epoch != "auto" and (not isinstance(rounds_per_epoch, Integral)
+                                       or isinstance(rounds_per_epoch, bool)
+                                       or rounds_per_epoch < 1):
+        raise ValueError(
+            f"rounds_per_epoch must be 'auto' or a positive int, got {rounds_per_epoch!r}.")
     if not isinstance(server_learning_rate, Real) or not server_learning_rate > 0:
         raise ValueError(f"server_learning_rate must be a positive number, got {server_learning_rate!r}.")
     if combine not in COMBINE:
@@ -263,7 +281,7 @@ def check_options(estimator, rounds_per_epoch, combine, server_learning_rate, st
 
 
 def fit(estimator, X, y, *, sample_weight=None, qid=None, classes=None, client=None,
-        rounds_per_epoch=1, combine="sum", server_learning_rate=1.0, state_combine="sum",
+        rounds_per_epoch="auto", combine="sum", server_learning_rate=1.0, state_combine="sum",
         max_task_retries=3, callback=None):
     """Train a skvectorflow estimator on a Dask cluster by bulk-synchronous rounds.
 
@@ -293,17 +311,23 @@ def fit(estimator, X, y, *, sample_weight=None, qid=None, classes=None, client=N
         For classifiers: every class, when ``y`` does not show them all.
     client : distributed.Client, default=None
         The default client when None.
-    rounds_per_epoch : int, default=1
+    rounds_per_epoch : int or 'auto', default='auto'
         Synchronisations per epoch: each round trains ``1 / rounds_per_epoch``
-        of every block's units.  More rounds keep the workers' models closer.
+        of every block's units.  More rounds keep the workers' models closer
+        and move fewer rows each, but every round pays a fixed cost
+        (scheduling, serialisation, combining).  ``'auto'`` syncs twice per
+        block and epoch (``2 * n_blocks``, counting the non-empty blocks of
+        X), the rate at which summed changes matched one process from 2 to 8
+        blocks in ``benchmarks/dask_scaling.py``; with large blocks and few
+        workers, an int as low as 1 saves fixed cost (see ``docs/dask.md``).
     combine : {'sum', 'mean'}, default='sum'
         How the blocks' changes of a weight are combined: summed (as if each
         block had applied its updates to the others' model, a Hogwild whose
         updates arrive one round late), or averaged over the blocks that
         changed it (model averaging, which slows learning: with W blocks a
         weight every block touches moves about 1/W as far as in one
-        process).  With many blocks, summed changes overshoot unless the
-        blocks sync more often (``rounds_per_epoch``); see ``docs/dask.md``.
+        process).  Summed changes overshoot with many blocks unless the
+        blocks sync often enough, hence ``rounds_per_epoch='auto'``.
     server_learning_rate : float, default=1.0
         Multiplies the combined change of the weights before it is applied.
     state_combine : {'sum', 'mean'}, default='sum'
@@ -429,6 +453,7 @@ def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
     start = start_training(estimator, X, y, sample_weight, qid, classes, client)
     blocks, columns, state, config = start.blocks, start.columns, start.state, start.config
     step, loss_curve, continuing, token = start.step, start.loss_curve, start.continuing, start.token
+    rounds_per_epoch = resolve_rounds_per_epoch(rounds_per_epoch, len(blocks))
     h0 = network.table_width(state.layout)
     seed_root = estimator._seed(2 + step)
     whole_vector_bytes = 2 * len(blocks) * (state.input_table.nbytes + state.dense_params.nbytes
