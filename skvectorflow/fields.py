@@ -36,6 +36,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._engine.criteo_format import hash_tokens
 
+__all__ = ["DENSE_FIELD", "FieldHasher", "check_field_map", "field_map_of_blocks", "hash_values"]
+
 DENSE_FIELD = -1
 
 # Column widths of a hashed field are 2**hash_bits; more than this would
