@@ -272,7 +272,7 @@ class FieldHasher(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        Xt : scipy.sparse.csr_matrix of float32, shape (n_samples, len(field_of_column_))
+        Xt : scipy.sparse.csr_matrix of float32, shape (n_samples, n_features_out)
             Sorted indices; one entry per categorical column and row, one per
             non-zero numeric value.
         """

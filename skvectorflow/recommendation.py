@@ -74,10 +74,10 @@ _FACTORIZATION_PARAMETERS_DOC = """
 """
 
 _FACTORIZATION_ATTRIBUTES_DOC = """
-    coef_ : ndarray of shape (n_features_in_, n_outputs_)
+    coef_ : ndarray of shape (n_features, n_outputs)
         Linear weights ``w`` (a view of the training table).
 
-    factors_ : ndarray of shape (n_features_in_, n_factors)
+    factors_ : ndarray of shape (n_features, n_factors)
         Factor vectors ``v`` (a view of the training table).
 """ + FITTED_ATTRIBUTES_DOC.replace(
     "``coefs_[0]`` has shape\n        ``(n_features_in_, h0)`` and is a view of the training table.",
@@ -337,7 +337,7 @@ class DLRMClassifier(SparseMLPClassifier):
     ----------
     classes_ : ndarray of shape (n_classes,)
 
-    embeddings_ : ndarray of shape (n_features_in_, embedding_dim)
+    embeddings_ : ndarray of shape (n_features, embedding_dim)
         The embedding of each column (a view of the training table; the rows
         of dense columns are unused).
 

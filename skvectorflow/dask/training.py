@@ -102,15 +102,23 @@ RoundStats = namedtuple(
 )
 RoundStats.__doc__ = """Progress of one BSP round.
 
-round, epoch : int, 1-based.
-loss : float, mean training loss of the units trained this round (before combining).
-bytes_to_workers, bytes_from_workers : int, parameter payload sent to and
-    received from the blocks' tasks (rows, dense arrays, changed-row ids).
-whole_vector_bytes : int, what sending the whole parameter vector to every
-    block and back would move.
-seconds : float, wall time of the round on the driver, combining included.
-task_seconds : float, the longest engine time of one task in the round.
-retried_tasks : int, tasks submitted again after a worker was lost.
+Attributes
+----------
+round, epoch : int
+    1-based.
+loss : float
+    Mean training loss of the units trained this round (before combining).
+bytes_to_workers, bytes_from_workers : int
+    Parameter payload sent to and received from the blocks' tasks (rows,
+    dense arrays, changed-row ids).
+whole_vector_bytes : int
+    What sending the whole parameter vector to every block and back would move.
+seconds : float
+    Wall time of the round on the driver, combining included.
+task_seconds : float
+    The longest engine time of one task in the round.
+retried_tasks : int
+    Tasks submitted again after a worker was lost.
 """
 
 COMBINE = ("mean", "sum")
