@@ -24,6 +24,8 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 
 import skvectorflow.dask as svf_dask
 from skvectorflow import (
+    DLRMClassifier,
+    FactorizationMachineClassifier,
     SparseMLPClassifier,
     SparseMLPRanker,
     SparseMLPRegressor,
@@ -31,6 +33,7 @@ from skvectorflow import (
 )
 from skvectorflow._base import effective_n_threads
 from skvectorflow.datasets import (
+    make_criteo_like,
     make_sparse_classification,
     make_sparse_ranking,
     make_sparse_survival,
@@ -227,6 +230,28 @@ def test_bsp_survival_matches_one_process(client):
     c_one = concordance_index(y[6_000:], one.predict(X[6_000:]))
     c_bsp = concordance_index(y[6_000:], bsp.predict(X[6_000:]))
     assert c_bsp > 0.6 and abs(c_bsp - c_one) < 0.01
+
+
+@pytest.mark.parametrize("kind", ["factorization machine", "DLRM"])
+def test_bsp_trains_field_models_as_well_as_one_process(client, kind):
+    # The FM table is wider than its first layer; DLRM's layout maps every
+    # column to its field, which each block must renumber with its columns.
+    X, y, field_of_column = make_criteo_like(8_000, n_fields=6, n_dense=3, hash_bits=8,
+                                             random_state=5)
+    params = {"max_iter": 3, "tol": None, "random_state": 0, "n_jobs": 1}
+    if kind == "DLRM":
+        def make():
+            return DLRMClassifier(field_of_column=field_of_column, embedding_dim=4,
+                                  bottom_mlp=(8,), top_mlp=(8,), **params)
+    else:
+        def make():
+            return FactorizationMachineClassifier(n_factors=4, learning_rate_init=0.03, **params)
+    one = make().fit(X[:6_000], y[:6_000])
+    bsp = svf_dask.fit(make(), _blocks(X[:6_000]), y[:6_000])
+    auc_one = roc_auc_score(y[6_000:], one.decision_function(X[6_000:]))
+    auc_bsp = roc_auc_score(y[6_000:], bsp.decision_function(X[6_000:]))
+    # BSP may train further than one process (summed changes are bigger steps).
+    assert auc_bsp > 0.6 and auc_bsp > auc_one - 0.01, (auc_bsp, auc_one)
 
 
 def test_bsp_ranker_keeps_queries_in_blocks(client):

@@ -163,6 +163,11 @@ def train_block_round(block, rows, dense_params, dense_state, plan, first_step, 
     function of its arguments, so running it again gives the same result.
     """
     estimator, layout, config, rounds_per_epoch, part = plan
+    if layout.column_role.size:
+        # A field input layer (DLRM) knows each column's field or dense slot;
+        # the block's columns are renumbered 0..k-1, so are their roles.
+        layout = network.readonly_layout(layout._replace(
+            column_role=np.ascontiguousarray(layout.column_role[block.columns])))
     callback = (compile_loss_callback(estimator.loss_callback)
                 if estimator.loss_callback is not None else None)
     state = NetworkState(layout, np.array(rows, dtype=np.float32, order="C"),
@@ -414,12 +419,6 @@ def start_training(estimator, X, y, sample_weight, qid, classes, client):
     compiled_callback = (compile_loss_callback(estimator.loss_callback)
                          if estimator.loss_callback is not None else None)
     layout = estimator._network_layout(hidden_sizes, estimator.n_outputs_, n_features)
-    if int(layout.input_spec[network.SPEC_KIND]) != network.INPUT_SUM:
-        raise ValueError(
-            f"skvectorflow.dask.fit trains models whose input layer is the sparse sum of "
-            f"weighted table rows (SparseMLPClassifier, SparseMLPRegressor, "
-            f"SurvivalExponentialRegressor, SparseMLPRanker); {type(estimator).__name__}'s "
-            f"factorization or field input layer is not supported yet.")
     layer_sizes = [int(size) for size in layout.layer_sizes]
 
     # What tasks receive: the parameters only, never a fitted model's arrays.
