@@ -32,7 +32,14 @@ from skvectorflow.datasets import (
     make_sparse_regression,
     make_sparse_survival,
 )
-from skvectorflow.io import CSRWriter, SvmlightReader, convert, fit_stream, load_csr, save_csr
+from skvectorflow.io import (
+    CSRWriter,
+    SvmlightReader,
+    convert,
+    fit_stream,
+    load_csr,
+    save_csr,
+)
 
 
 @pytest.fixture(scope="module")
@@ -110,19 +117,18 @@ def test_writer_canonicalises_rows_and_widens_without_fixed_n_features(tmp_path)
 def test_writer_rejects_bad_chunks_and_removes_what_it_wrote(tmp_path, classification):
     X, y = classification
     folder = tmp_path / "d"
-    with pytest.raises(ValueError, match=r"chunk 1 .*has 299 features, expected 300"):
-        with CSRWriter(folder, n_features=300) as writer:
-            writer.append(X[:10], y[:10])
-            writer.append(X[10:20, :299], y[10:20])
+    with pytest.raises(ValueError, match=r"chunk 1 .*has 299 features, expected 300"), \
+            CSRWriter(folder, n_features=300) as writer:
+        writer.append(X[:10], y[:10])
+        writer.append(X[10:20, :299], y[10:20])
     assert not folder.exists()
     bad = X[:5].copy()
     bad.data[7] = np.nan
     with pytest.raises(ValueError, match=r"row \d+ holds a NaN"):
         save_csr(folder, bad, y[:5])
-    with pytest.raises(ValueError, match="dtype"):
-        with CSRWriter(folder) as writer:
-            writer.append(X[:5], y[:5])
-            writer.append(X[5:10], y[5:10].astype(np.float32))
+    with pytest.raises(ValueError, match="dtype"), CSRWriter(folder) as writer:
+        writer.append(X[:5], y[:5])
+        writer.append(X[5:10], y[5:10].astype(np.float32))
     save_csr(folder, X, y)
     with pytest.raises(FileExistsError, match="overwrite=True"):
         save_csr(folder, X, y)
@@ -249,7 +255,7 @@ def test_shuffle_windows_keep_each_window_together_and_one_window_is_a_plain_per
 
 def test_shuffle_window_size_changes_the_order_only_beyond_one_window(classification):
     X, y = classification
-    params = dict(max_iter=1, random_state=0, shuffle_block_size=10, n_jobs=1)
+    params = {"max_iter": 1, "random_state": 0, "shuffle_block_size": 10, "n_jobs": 1}
     whole = SparseMLPClassifier(**params, shuffle_window_size=None).fit(X, y)
     wide = SparseMLPClassifier(**params, shuffle_window_size=X.shape[0]).fit(X, y)
     narrow = SparseMLPClassifier(**params, shuffle_window_size=200).fit(X, y)
@@ -309,6 +315,7 @@ def test_svmlight_chunks_never_split_a_query(tmp_path):
             assert not first & second
     X_read, y_read, qid_read = stack_chunks(chunks)
     assert_same_csr(X_read, X)
+    np.testing.assert_array_equal(y_read, y)
     np.testing.assert_array_equal(qid_read, qid)
 
 

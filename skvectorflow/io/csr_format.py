@@ -64,7 +64,8 @@ class _NpyAppender:
         self.trailing_shape = tuple(trailing_shape)
         self.length = 0
         self._header_size = len(self._header((_WIDEST_DIMENSION,) + self.trailing_shape))
-        self._file = open(path, "wb")
+        # Held open across appends, closed by close() or abort().
+        self._file = open(path, "wb")  # noqa: SIM115
         self._file.write(b"\0" * self._header_size)
 
     def _header(self, shape, size=None):

@@ -120,7 +120,7 @@ def fit_stream(estimator, chunks, n_epochs=1, *, classes=None, verbose=0):
                 location = getattr(chunks, "location", None)
                 _add_note(exc, f"fit_stream: chunk {index} of epoch {epoch}"
                                + (f" ({location})" if location else "")
-                               + f" failed; the estimator keeps its state from before this chunk.")
+                               + " failed; the estimator keeps its state from before this chunk.")
                 raise
             if verbose:
                 location = getattr(chunks, "location", None)

@@ -25,7 +25,7 @@ _NEWLINE = ord("\n")
 
 def _open_binary(path):
     """``(raw file, decompressed stream)``: gzip and bz2 by suffix, else the file itself."""
-    raw = open(path, "rb")
+    raw = open(path, "rb")  # noqa: SIM115 (closed by the caller's with)
     suffix = Path(path).suffix
     if suffix == ".gz":
         return raw, gzip.GzipFile(fileobj=raw)
