@@ -134,7 +134,10 @@ class CSRWriter:
         if self.path.exists():
             if not overwrite:
                 raise FileExistsError(f"{self.path} already exists; pass overwrite=True to replace it.")
-            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
+            if self.path.is_dir():
+                shutil.rmtree(self.path)
+            else:
+                self.path.unlink()
         self.path.mkdir(parents=True)
         self.n_rows = 0
         self.nnz = 0
@@ -338,7 +341,7 @@ def read_header(path):
     return header
 
 
-def _load_array(path, mmap, dtype, shape_head, trailing_shape=None):
+def _load_array(path, mmap, dtype, shape_head, one_dimensional=True):
     try:
         array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except FileNotFoundError:
@@ -347,7 +350,7 @@ def _load_array(path, mmap, dtype, shape_head, trailing_shape=None):
         raise ValueError(f"{path} cannot be read, it is truncated or corrupt: {exc}") from None
     if dtype is not None and array.dtype != dtype:
         raise ValueError(f"{path} has dtype {array.dtype}, expected {dtype}.")
-    if array.shape[:1] != shape_head or (trailing_shape is not None and array.ndim != 1):
+    if array.shape[:1] != shape_head or (one_dimensional and array.ndim != 1):
         raise ValueError(f"{path} has shape {array.shape}, but the header gives {shape_head[0]} "
                          f"entries; it is truncated or does not belong to this folder.")
     return array
@@ -391,10 +394,10 @@ def load_csr(path, *, mmap=True, query_id=False, validate=True):
     n_rows, n_features, nnz = header["n_rows"], header["n_features"], header["nnz"]
     if query_id and not header.get("has_qid"):
         raise ValueError(f"{path} holds no query ids (qid.npy); load it with query_id=False.")
-    data = _load_array(path / "data.npy", mmap, DATA_DTYPE, (nnz,), ())
-    indices = _load_array(path / "indices.npy", mmap, INDICES_DTYPE, (nnz,), ())
-    indptr = _load_array(path / "indptr.npy", mmap, INDPTR_DTYPE, (n_rows + 1,), ())
-    y = _load_array(path / "y.npy", mmap, None, (n_rows,))
+    data = _load_array(path / "data.npy", mmap, DATA_DTYPE, (nnz,))
+    indices = _load_array(path / "indices.npy", mmap, INDICES_DTYPE, (nnz,))
+    indptr = _load_array(path / "indptr.npy", mmap, INDPTR_DTYPE, (n_rows + 1,))
+    y = _load_array(path / "y.npy", mmap, None, (n_rows,), one_dimensional=False)
     if indptr[0] != 0 or indptr[-1] != nnz:
         raise ValueError(f"{path / 'indptr.npy'} runs from {indptr[0]} to {indptr[-1]}, expected "
                          f"0 to {nnz} (the number of non-zeros): the file is corrupt.")
@@ -415,4 +418,4 @@ def load_csr(path, *, mmap=True, query_id=False, validate=True):
         X.has_canonical_format = True
     if not query_id:
         return X, y
-    return X, y, _load_array(path / "qid.npy", mmap, QID_DTYPE, (n_rows,), ())
+    return X, y, _load_array(path / "qid.npy", mmap, QID_DTYPE, (n_rows,))

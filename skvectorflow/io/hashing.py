@@ -11,23 +11,20 @@ process and on every machine, which a model trained on hashed features needs
 at prediction time.
 """
 
-import numba
 import numpy as np
 
-from .._engine.compilation import KernelOnFirstUse
+from .._engine.hashing import FNV_OFFSET, FNV_PRIME, fnv1a_byte_strings
 
 __all__ = ["column_seed", "hash_bytes", "hash_integers", "hash_name"]
 
-_FNV_OFFSET = 0xCBF29CE484222325
-_FNV_PRIME = 0x100000001B3
 _MASK64 = (1 << 64) - 1
 
 
 def column_seed(name):
     """FNV-1a hash of a column's name (the seed of its values' hashes), as a Python int."""
-    state = _FNV_OFFSET
+    state = FNV_OFFSET
     for byte in str(name).encode("utf-8"):
-        state = ((state ^ byte) * _FNV_PRIME) & _MASK64
+        state = ((state ^ byte) * FNV_PRIME) & _MASK64
     return state
 
 
@@ -38,32 +35,6 @@ def _mix(state):
     state = state ^ (state >> np.uint64(27))
     state = state * np.uint64(0x94D049BB133111EB)
     return state ^ (state >> np.uint64(31))
-
-
-def _fnv_bytes(offsets, data, seed, out):
-    """FNV-1a of each byte string ``data[offsets[i]:offsets[i + 1]]``, started from ``seed``.
-
-    Parameters
-    ----------
-    offsets : int64[::1], shape (n + 1,)
-    data : uint8[::1]
-    seed : uint64
-    out : uint64[::1], shape (n,); written
-    """
-    prime = numba.uint64(_FNV_PRIME)
-    for i in range(out.shape[0]):
-        state = seed
-        for p in range(offsets[i], offsets[i + 1]):
-            state = (state ^ numba.uint64(data[p])) * prime
-        out[i] = state
-
-
-_fnv_bytes_kernel = KernelOnFirstUse(
-    _fnv_bytes,
-    lambda: numba.void(numba.types.Array(numba.int64, 1, "C", readonly=True),
-                       numba.types.Array(numba.uint8, 1, "C", readonly=True),
-                       numba.uint64, numba.types.Array(numba.uint64, 1, "C")),
-)
 
 
 def hash_bytes(offsets, data, seed, n_features):
@@ -83,8 +54,8 @@ def hash_bytes(offsets, data, seed, n_features):
     features : ndarray of int32, shape (n,)
     """
     out = np.empty(offsets.shape[0] - 1, dtype=np.uint64)
-    _fnv_bytes_kernel(np.ascontiguousarray(offsets, dtype=np.int64),
-                      np.ascontiguousarray(data, dtype=np.uint8), np.uint64(seed), out)
+    fnv1a_byte_strings(np.ascontiguousarray(offsets, dtype=np.int64),
+                       np.ascontiguousarray(data, dtype=np.uint8), np.uint64(seed), out)
     return (_mix(out) % np.uint64(n_features)).astype(np.int32)
 
 
