@@ -375,6 +375,13 @@ def test_convert_keeps_query_ids(tmp_path):
     X_loaded, _, qid_loaded = load_csr(tmp_path / "d", query_id=True)
     assert_same_csr(X_loaded, X)
     np.testing.assert_array_equal(qid_loaded, qid)
+    # Without n_features, a query carried into the next chunk is widened to it.
+    convert(tmp_path / "rank.svm", tmp_path / "inferred", zero_based=False, query_id=True,
+            chunk_size=7)
+    X_inferred, _, qid_inferred = load_csr(tmp_path / "inferred", query_id=True)
+    width = int(X.indices.max()) + 1
+    assert_same_csr(X_inferred, X[:, :width])
+    np.testing.assert_array_equal(qid_inferred, qid)
 
 
 def test_convert_error_names_the_line_and_leaves_no_destination(tmp_path, svmlight_file):
