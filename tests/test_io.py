@@ -39,6 +39,7 @@ from skvectorflow.io import (
     fit_stream,
     load_csr,
     save_csr,
+    svmlight,
 )
 
 
@@ -286,6 +287,17 @@ def test_svmlight_chunks_are_bounded_and_add_up_to_the_file(svmlight_file, class
     X_read, y_read = stack_chunks(chunks)
     assert_same_csr(X_read, X)
     np.testing.assert_array_equal(y_read, y)
+
+
+def test_svmlight_chunks_do_not_depend_on_where_reads_end(svmlight_file, monkeypatch):
+    expected = list(SvmlightReader(svmlight_file, n_features=300, chunk_size=97))
+    # Reads shorter than a line and than a chunk: lines and chunks span reads.
+    monkeypatch.setattr(svmlight, "_READ_SIZE", 61)
+    chunks = list(SvmlightReader(svmlight_file, n_features=300, chunk_size=97))
+    assert len(chunks) == len(expected) == 16
+    for (X_a, y_a), (X_b, y_b) in zip(chunks, expected):
+        assert_same_csr(X_a, X_b)
+        np.testing.assert_array_equal(y_a, y_b)
 
 
 def test_svmlight_reads_gzip_and_a_last_line_without_newline(tmp_path, svmlight_file):
