@@ -237,6 +237,7 @@ def test_fit_on_a_memory_map_copies_and_writes_nothing(tmp_path, monkeypatch, ki
     # Same model as from the in-memory matrix, and the files are untouched.
     reference = _estimator_and_data(kind)[0].fit(X, y, **({"qid": qid} if qid is not None else {}))
     np.testing.assert_array_equal(estimator.coefs_[0], reference.coefs_[0])
+    np.testing.assert_array_equal(estimator.predict(X_map), reference.predict(X))
     assert file_digests(tmp_path / "d") == before
 
 
@@ -549,3 +550,16 @@ def test_fit_stream_over_a_bad_file_keeps_the_chunks_before(tmp_path, svmlight_f
                    classes=[0.0, 1.0])
     assert estimator.n_iter_ == 2
 
+
+
+def test_predict_checks_a_large_x_for_nan_slice_by_slice(monkeypatch, classification):
+    from skvectorflow import _base
+
+    X, y = classification
+    model = SparseMLPClassifier(max_iter=1, tol=None, random_state=0).fit(X, y)
+    monkeypatch.setattr(_base, "_FINITE_CHECK_SLICE", 100)
+    bad = X.copy()
+    bad.data[-1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        model.predict(bad)
+    np.testing.assert_array_equal(model.predict(X), model.predict(X.copy()))
