@@ -563,3 +563,14 @@ def test_predict_checks_a_large_x_for_nan_slice_by_slice(monkeypatch, classifica
     with pytest.raises(ValueError, match="Input X contains NaN"):
         model.predict(bad)
     np.testing.assert_array_equal(model.predict(X), model.predict(X.copy()))
+
+
+def test_fit_stream_takes_a_generator_for_one_epoch_and_reports_chunks(classification, capsys):
+    X, y = classification
+    generator = ((X[i:i + 500], y[i:i + 500]) for i in range(0, X.shape[0], 500))
+    model = fit_stream(SparseMLPClassifier(random_state=0), generator, classes=[0, 1], verbose=1)
+    assert model.n_iter_ == 3
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "epoch 1, chunk 0", "epoch 1, chunk 1", "epoch 1, chunk 2"]
+    assert "500 rows in" in lines[0]
