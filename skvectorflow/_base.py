@@ -23,12 +23,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._engine import hogwild, network, objectives, optimizers
-from ._engine.csr import has_duplicate_columns
+from ._engine.csr import has_duplicate_columns, max_unit_nnz
 from ._engine.kernels import ACTIVATION_CODES
 from .losses import compile_loss_callback
 
 # Largest column index the engine's int32 indices can hold.
 MAX_N_FEATURES = np.iinfo(np.int32).max
+
+# Values of X checked for finiteness at a time on the predict path.
+_FINITE_CHECK_SLICE = 1 << 22
 
 
 def effective_n_threads(n_jobs):
@@ -84,6 +87,11 @@ def as_engine_csr(X):
     return (indptr, indices, X.data.astype(np.float32, copy=False))
 
 
+def _unit_rows(unit_bounds, units):
+    """First row of each given unit (units are rows when ``unit_bounds`` is empty)."""
+    return units if unit_bounds.size == 0 else unit_bounds[units]
+
+
 def _is_engine_ready_csr(X):
     """Whether X is a 2-d float32 CSR matrix or array (validated without conversion)."""
     return sp.issparse(X) and X.format == "csr" and X.dtype == np.float32 and X.ndim == 2
@@ -133,6 +141,7 @@ _COMMON_PARAMETER_CONSTRAINTS = {
     "tol": [Interval(Real, 0, None, closed="left"), None],
     "shuffle": ["boolean"],
     "shuffle_block_size": [Interval(Integral, 1, None, closed="left")],
+    "shuffle_window_size": [Interval(Integral, 1, None, closed="left"), None],
     "random_state": ["random_state"],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -209,6 +218,15 @@ TRAINING_PARAMETERS_DOC = """\
         which keeps reads of X sequential; on the benchmark data, blocks of
         64-256 rows trained as well as a full row shuffle at a fraction of its
         cost.  Use 1 for a full shuffle (e.g. when X is sorted by target).
+
+    shuffle_window_size : int or None, default=1048576
+        Rows (queries for a ranker) per shuffle window.  Consecutive blocks are
+        grouped into windows; an epoch visits the windows in a random order
+        and the blocks of each window in a random order, so at any time the
+        reads of X stay within one window.  This keeps an X memory-mapped from
+        disk read mostly sequentially (see ``docs/out_of_core.md``).  Data of
+        at most one window is shuffled exactly as with ``None``, which
+        shuffles blocks over all of X.
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split.  With
@@ -419,9 +437,14 @@ class BaseSparseMLP(BaseEstimator):
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
             )
-        if not np.isfinite(X.data).all():
-            kind = "NaN" if np.isnan(X.data).any() else "infinity or a value too large for dtype('float32')"
-            raise ValueError(f"Input X contains {kind}.")
+        # In slices: a boolean temporary of every value would be 2 GB for a
+        # memory-mapped X of 2e9 non-zeros.
+        for start in range(0, X.data.size, _FINITE_CHECK_SLICE):
+            values = X.data[start:start + _FINITE_CHECK_SLICE]
+            if not np.isfinite(values).all():
+                kind = ("NaN" if np.isnan(values).any()
+                        else "infinity or a value too large for dtype('float32')")
+                raise ValueError(f"Input X contains {kind}.")
 
     def _fit(self, X, y, sample_weight, incremental, classes=None, qid=None):
         # Validation sets fitted attributes (n_features_in_, classes_...) as
@@ -455,8 +478,6 @@ class BaseSparseMLP(BaseEstimator):
         n_samples = X.shape[0]
         rows_are_units = unit_bounds.size == 0
         n_units = n_samples if rows_are_units else unit_bounds.size - 1
-        # First row of every unit, and the end of the last.
-        unit_rows = np.arange(n_samples + 1, dtype=np.int64) if rows_are_units else unit_bounds
 
         optimizer_code = optimizers.OPTIMIZER_CODES[self.optimizer]
         layout = self._network_layout(hidden_sizes, self.n_outputs_, X.shape[1])
@@ -500,6 +521,8 @@ class BaseSparseMLP(BaseEstimator):
             block_size = max(1, min(block_size, n_units // 100))
         block_bounds = np.append(np.arange(0, n_units, block_size), n_units).astype(np.int64)
         n_blocks = block_bounds.size - 1
+        blocks_per_window = (None if self.shuffle_window_size is None
+                             else max(1, self.shuffle_window_size // block_size))
         train_blocks = np.arange(n_blocks, dtype=np.int64)
         if early_stopping:
             if n_blocks < 2:
@@ -515,7 +538,8 @@ class BaseSparseMLP(BaseEstimator):
             validation_units = np.concatenate(
                 [np.arange(block_bounds[b], block_bounds[b + 1]) for b in validation_blocks])
             validation_rows = np.concatenate(
-                [np.arange(unit_rows[block_bounds[b]], unit_rows[block_bounds[b + 1]])
+                [np.arange(_unit_rows(unit_bounds, block_bounds[b]),
+                           _unit_rows(unit_bounds, block_bounds[b + 1]))
                  for b in validation_blocks])
             X_validation = X[validation_rows]
             validation_csr = as_engine_csr(X_validation)
@@ -523,20 +547,21 @@ class BaseSparseMLP(BaseEstimator):
             validation_weight = sample_weight[validation_rows]
             validation_unit_bounds = (
                 np.zeros(0, dtype=np.int64) if rows_are_units else np.append(
-                    0, np.cumsum(unit_rows[validation_units + 1] - unit_rows[validation_units])))
+                    0, np.cumsum(unit_bounds[validation_units + 1] - unit_bounds[validation_units])))
 
         n_threads = min(effective_n_threads(self.n_jobs), max(1, train_blocks.size))
-        unit_nnz = csr[0][unit_rows[1:]] - csr[0][unit_rows[:-1]]
-        max_unit_rows = int(np.max(np.diff(unit_rows))) if n_units else 1
-        max_unit_nnz = int(np.max(unit_nnz)) if n_units else 1
+        # Sizes of the scratch buffers, found without an array per row (X may
+        # be a memory map of a hundred million rows).
+        max_unit_rows = 1 if rows_are_units or not n_units else int(np.max(np.diff(unit_bounds)))
+        largest_unit_nnz = max(1, int(max_unit_nnz(csr[0], unit_bounds)))
         scratches = [
             hogwild.make_thread_scratch(state.layout, state.dense_params.size, targets.shape[1],
-                                        max_unit_rows, max_unit_nnz, self.batch_size)
+                                        max_unit_rows, largest_unit_nnz, self.batch_size)
             for _ in range(n_threads)
         ]
         network_arrays = (state.input_table, state.dense_params, state.dense_state)
-        first_rows = unit_rows[block_bounds[train_blocks]]
-        stop_rows = unit_rows[block_bounds[train_blocks + 1]]
+        first_rows = _unit_rows(unit_bounds, block_bounds[train_blocks])
+        stop_rows = _unit_rows(unit_bounds, block_bounds[train_blocks + 1])
         train_nnz = int(np.sum(csr[0][stop_rows] - csr[0][first_rows]))
         train_rows = int(np.sum(stop_rows - first_rows))
 
@@ -549,7 +574,8 @@ class BaseSparseMLP(BaseEstimator):
         no_improvement = 0
         converged = False
         for _ in range(max_epochs):
-            order = rng.permutation(train_blocks) if self.shuffle else train_blocks
+            order = (hogwild.shuffled_block_order(rng, train_blocks, blocks_per_window)
+                     if self.shuffle else train_blocks)
             config = config._replace(seed=np.int64(pair_rng.integers(np.iinfo(np.int64).max)))
             started = time.perf_counter()
             result = hogwild.run_epoch(

@@ -379,6 +379,7 @@ class SurvivalExponentialRegressor(BaseSparseMLP):
         tol=1e-4,
         shuffle=True,
         shuffle_block_size=128,
+        shuffle_window_size=1 << 20,
         random_state=None,
         early_stopping=False,
         validation_fraction=0.1,
@@ -404,6 +405,7 @@ class SurvivalExponentialRegressor(BaseSparseMLP):
         self.tol = tol
         self.shuffle = shuffle
         self.shuffle_block_size = shuffle_block_size
+        self.shuffle_window_size = shuffle_window_size
         self.random_state = random_state
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -1,4 +1,8 @@
-"""Checks of a CSR matrix's structure, compiled, in O(nnz) and without copies."""
+"""Checks of a CSR matrix's structure, compiled, in O(nnz) and without copies.
+
+They read the arrays once, in order, and allocate nothing of their size, so
+they suit matrices memory-mapped from files larger than memory.
+"""
 
 import numba
 import numpy as np
@@ -58,4 +62,74 @@ def _has_duplicate_columns(indptr, indices):
 has_duplicate_columns = KernelOnFirstUse(
     _has_duplicate_columns,
     lambda: numba.boolean(READONLY_INT64_1D, READONLY_INT32_1D),
+)
+
+
+# Status codes of ``first_invalid_entry``.
+CSR_VALID = 0
+CSR_INDPTR_DECREASES = 1
+CSR_INDEX_OUT_OF_RANGE = 2
+
+
+def _first_invalid_entry(indptr, indices, n_features):
+    """The first place where a CSR matrix's structure is broken.
+
+    Parameters
+    ----------
+    indptr : int64[::1]
+        Assumed to start at 0 and end at ``indices.shape[0]`` (checked by the
+        caller, in O(1)).
+    indices : int32[::1]
+    n_features : int64
+
+    Returns
+    -------
+    status : int64
+        ``CSR_VALID``, ``CSR_INDPTR_DECREASES`` (then ``position`` is the row
+        whose ``indptr`` entry is below the previous one) or
+        ``CSR_INDEX_OUT_OF_RANGE`` (then ``position`` is the offending entry
+        of ``indices``: negative or ``>= n_features``).
+    position : int64
+    """
+    for row in range(1, indptr.shape[0]):
+        if indptr[row] < indptr[row - 1]:
+            return CSR_INDPTR_DECREASES, row
+    for p in range(indices.shape[0]):
+        column = indices[p]
+        if column < 0 or column >= n_features:
+            return CSR_INDEX_OUT_OF_RANGE, p
+    return CSR_VALID, 0
+
+
+first_invalid_entry = KernelOnFirstUse(
+    _first_invalid_entry,
+    lambda: numba.types.UniTuple(numba.int64, 2)(READONLY_INT64_1D, READONLY_INT32_1D, numba.int64),
+)
+
+
+def _max_unit_nnz(indptr, unit_bounds):
+    """Largest number of non-zeros in one unit (0 for no units).
+
+    Parameters
+    ----------
+    indptr : int64[::1]
+    unit_bounds : int64[::1]
+        Row ranges of the units, or empty when every row is a unit.
+
+    Returns
+    -------
+    int64
+    """
+    largest = 0
+    if unit_bounds.shape[0] == 0:
+        for row in range(indptr.shape[0] - 1):
+            largest = max(largest, indptr[row + 1] - indptr[row])
+    else:
+        for unit in range(unit_bounds.shape[0] - 1):
+            largest = max(largest, indptr[unit_bounds[unit + 1]] - indptr[unit_bounds[unit]])
+    return largest
+
+
+max_unit_nnz = KernelOnFirstUse(
+    _max_unit_nnz, lambda: numba.int64(READONLY_INT64_1D, READONLY_INT64_1D),
 )

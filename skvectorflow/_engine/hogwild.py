@@ -10,7 +10,10 @@ row is its own unit.  Units are grouped into *blocks* of consecutive units
 (``block_bounds``); an epoch visits blocks in a shuffled order and the units of
 a block in storage order.  Visiting contiguous blocks keeps the reads of X
 sequential, which costs far less than a row-by-row shuffle for the same
-statistical effect.
+statistical effect.  ``shuffled_block_order`` can further confine the order to
+*windows* of consecutive blocks, visited one after the other, so that an X
+memory-mapped from a file larger than memory is read window by window, mostly
+sequentially, instead of at random over the whole file.
 
 *Threads.*  ``run_epoch`` splits the epoch's block order into ``n_threads``
 contiguous shares and runs ``train_blocks`` on each in its own Python thread.
@@ -454,6 +457,36 @@ def _train_blocks_signature():
 
 
 train_blocks = KernelOnFirstUse(_train_blocks, _train_blocks_signature)
+
+
+def shuffled_block_order(rng, blocks, blocks_per_window):
+    """A random visiting order of ``blocks`` that stays within one window at a time.
+
+    ``blocks`` (sorted block ids) is cut into windows of ``blocks_per_window``
+    consecutive entries; the windows come in a random order and the blocks of
+    each window in a random order.  A thread's share of the order
+    (``run_epoch`` splits it into contiguous shares) thus reads X one window
+    after another.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    blocks : int64 ndarray
+    blocks_per_window : int or None
+        ``None``, or at least ``blocks.size``, gives ``rng.permutation(blocks)``
+        (one window).
+
+    Returns
+    -------
+    order : int64 ndarray, a permutation of ``blocks``
+    """
+    if blocks_per_window is None or blocks.size <= blocks_per_window:
+        return rng.permutation(blocks)
+    n_windows = -(-blocks.size // blocks_per_window)
+    window_rank = rng.permutation(n_windows)
+    window_of_block = np.arange(blocks.size) // blocks_per_window
+    order = np.lexsort((rng.random(blocks.size), window_rank[window_of_block]))
+    return blocks[order]
 
 
 EpochResult = namedtuple("EpochResult", ["loss_sum", "weight_sum", "n_steps", "status", "bad_unit"])

@@ -1,0 +1,30 @@
+"""Data bigger than memory: the memory-mapped CSR format, chunked readers, streaming fits.
+
+- :func:`save_csr`, :func:`load_csr`, :class:`CSRWriter`: a folder of
+  ``.npy`` arrays in the engine's own types, which every estimator fits on
+  memory-mapped, without a copy (``skvectorflow.io.csr_format``).
+- :func:`convert`: libsvm/svmlight or Parquet to that format in one streaming
+  pass (``skvectorflow.io.conversion``).
+- :class:`SvmlightReader`, :class:`ParquetReader`: CSR chunks of a text or
+  Parquet file, Parquet columns hashed into features.
+- :func:`fit_stream`: ``partial_fit`` over any iterable of chunks.
+
+See ``docs/out_of_core.md``.
+"""
+
+from .conversion import READERS, convert
+from .csr_format import CSRWriter, load_csr, save_csr
+from .parquet import ParquetReader
+from .streaming import fit_stream
+from .svmlight import SvmlightReader
+
+__all__ = [
+    "READERS",
+    "CSRWriter",
+    "ParquetReader",
+    "SvmlightReader",
+    "convert",
+    "fit_stream",
+    "load_csr",
+    "save_csr",
+]
