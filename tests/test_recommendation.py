@@ -15,6 +15,7 @@ from skvectorflow import (
     FactorizationMachineClassifier,
     FactorizationMachineRegressor,
     SparseMLPClassifier,
+    SparseMLPRegressor,
 )
 from skvectorflow._engine import hogwild, network, objectives, optimizers
 from skvectorflow._engine.kernels import ACTIVATION_CODES
@@ -402,3 +403,14 @@ def test_dlrm_pipeline_grid_search_and_pickle():
     assert search.best_score_ > 0.9
     restored = pickle.loads(pickle.dumps(search.best_estimator_))
     np.testing.assert_array_equal(restored.predict_proba(frame), search.best_estimator_.predict_proba(frame))
+
+
+@pytest.mark.parametrize("estimator, parent", [
+    (FactorizationMachineClassifier(), SparseMLPClassifier()),
+    (FactorizationMachineRegressor(), SparseMLPRegressor()),
+    (DLRMClassifier(), SparseMLPClassifier()),
+])
+def test_every_shared_training_parameter_is_a_parameter_here_too(estimator, parent):
+    # A parameter the base reads but the signature lacks would be lost by clone.
+    shared = set(parent.get_params()) - {"hidden_layer_sizes"}
+    assert shared <= set(estimator.get_params()), shared - set(estimator.get_params())
