@@ -12,13 +12,18 @@ Commands
     The Numba kernels are compiled (or loaded from Numba's cache) by a tiny
     warm-up fit first, so the reported fit times exclude compilation.
 ``train``
-    Read a svmlight/libsvm or ``.npz`` file, fit one estimator chosen by
+    Read a svmlight/libsvm or ``.npz`` file (or a folder written by
+    ``convert``), fit one estimator chosen by
     ``--model`` with parameters from flags, print per-epoch progress and,
     if asked (``--test FILE`` or ``--validation-fraction F``), held-out
     scores, and write the fitted estimator with :func:`joblib.dump`.
 ``predict``
     Load a model written by ``train`` and write one prediction a row of a
     data file, to stdout or ``--output``.
+``convert``
+    Stream a svmlight/libsvm or Parquet file into the memory-mapped format
+    of :mod:`skvectorflow.io` (see :func:`skvectorflow.io.convert`), which
+    ``train``, ``predict`` and every estimator read without a copy.
 
 Survival targets in a file are *signed times*: a positive label is the time
 of an observed event, a negative label ``-t`` a row censored at time ``t``.
@@ -43,6 +48,11 @@ Train an MLP on a libsvm file, score it on another, and predict::
     python -m skvectorflow train train.svm --model mlp-classifier --hidden 16 \\
         --epochs 2 --test test.svm --output model.joblib
     python -m skvectorflow predict model.joblib new.svm --output predictions.txt
+
+Data bigger than memory: convert once, then train from the memory map::
+
+    python -m skvectorflow convert big.svm.gz big --query-id
+    python -m skvectorflow train big --model ranker --epochs 1 --output ranker.joblib
 """
 
 import argparse
@@ -753,6 +763,86 @@ def _run_predict(args):
     return 0
 
 
+def _add_convert_arguments(convert):
+    """Add the flags of ``convert`` to its parser.
+
+    Parameters
+    ----------
+    convert : argparse.ArgumentParser
+    """
+    convert.add_argument("source", metavar="SOURCE",
+                         help="svmlight/libsvm text (optionally .gz/.bz2), or a Parquet file "
+                              "or folder with --format parquet")
+    convert.add_argument("destination", metavar="DEST",
+                         help="the folder to write (memory-mapped .npy arrays and header.json)")
+    convert.add_argument("--format", choices=["svmlight", "libsvm", "parquet"],
+                         default="svmlight", help="format of SOURCE")
+    convert.add_argument("--n-features", type=_int_at_least(1), metavar="N",
+                         help="width of X (default: the largest column id seen + 1 for "
+                              "svmlight; 2**20 hashed features for Parquet)")
+    convert.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
+    convert.add_argument("--quiet", action="store_true", help="no progress line")
+    text = convert.add_argument_group("svmlight/libsvm")
+    text.add_argument("--one-based", action="store_true",
+                      help="column ids in the file start at 1 (default: used as they are)")
+    text.add_argument("--query-id", action="store_true", help="keep the qid:<query> of each line")
+    text.add_argument("--chunk-size", type=_int_at_least(1), metavar="BYTES",
+                      help="bytes of text parsed at a time (bounds the memory used)")
+    table = convert.add_argument_group("Parquet")
+    table.add_argument("--target", metavar="COLUMN", help="the label column")
+    table.add_argument("--categorical", nargs="+", metavar="COLUMN", default=(),
+                       help="columns whose values are hashed into features")
+    table.add_argument("--numeric", nargs="+", metavar="COLUMN", default=(),
+                       help="numeric columns, one hashed feature each holding the value")
+    table.add_argument("--lists", nargs="+", metavar="COLUMN", default=(),
+                       help="list columns whose items are hashed into features")
+    table.add_argument("--qid", metavar="COLUMN", help="the query id column")
+    table.add_argument("--batch-size", type=_int_at_least(1), metavar="ROWS",
+                       help="rows read at a time")
+
+
+def _run_convert(args):
+    """Run ``convert``: stream SOURCE into the memory-mapped format of ``skvectorflow.io``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags of ``convert``.
+
+    Returns
+    -------
+    status : int
+        0 on success.
+    """
+    from .io import convert  # the io package is needed by this command only
+
+    if args.format == "parquet":
+        if args.one_based or args.query_id or args.chunk_size is not None:
+            raise _CommandError("--one-based, --query-id and --chunk-size are svmlight flags; "
+                                "with --format parquet use --qid COLUMN (see --help)", status=2)
+        if args.target is None:
+            raise _CommandError("--format parquet needs --target COLUMN", status=2)
+        options = {"target": args.target, "categorical": list(args.categorical),
+                   "numeric": list(args.numeric), "lists": list(args.lists), "qid": args.qid,
+                   "n_features": args.n_features, "batch_size": args.batch_size}
+    else:
+        parquet_flags = (args.target, args.qid, args.batch_size, *args.categorical,
+                         *args.numeric, *args.lists)
+        if any(flag is not None for flag in parquet_flags):
+            raise _CommandError("--target, --categorical, --numeric, --lists, --qid and "
+                                "--batch-size are Parquet flags (see --help)", status=2)
+        options = {"n_features": args.n_features, "zero_based": not args.one_based,
+                   "query_id": args.query_id, "chunk_size": args.chunk_size}
+    options = {name: value for name, value in options.items() if value is not None}
+    if not os.path.exists(args.source):
+        raise _CommandError(f"{args.source}: no such file")
+    header = convert(args.source, args.destination, args.format, progress=not args.quiet,
+                     overwrite=args.overwrite, **options)
+    print(f"wrote {args.destination}: {header['n_rows']:,} rows x {header['n_features']:,} "
+          f"features, {header['nnz']:,} non-zeros" + (", with qid" if header["has_qid"] else ""))
+    return 0
+
+
 # ---- the commands -------------------------------------------------------------
 
 class _Command(NamedTuple):
@@ -791,6 +881,14 @@ _COMMANDS = (
         "of DATA: the class label (or with --proba the class probabilities), the regression "
         "value, the expected survival time (1 / rate), or the ranking score.",
         _add_predict_arguments, _run_predict),
+    _Command(
+        "convert",
+        "stream a svmlight/libsvm or Parquet file into the memory-mapped format",
+        "Convert SOURCE to a folder of memory-mapped arrays (skvectorflow.io's format) in one "
+        "streaming pass with bounded memory; train, predict and every estimator read it "
+        "without a copy. A malformed line is reported with its number, and DEST is removed "
+        "on an error.",
+        _add_convert_arguments, _run_convert),
 )
 
 

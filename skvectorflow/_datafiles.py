@@ -52,8 +52,10 @@ def read_data_file(path, *, query_id=False, n_features=None):
     Parameters
     ----------
     path : str or path-like
-        A svmlight/libsvm text file (optionally ``.gz``/``.bz2``) or an
-        ``.npz`` file (see the module docstring).
+        A svmlight/libsvm text file (optionally ``.gz``/``.bz2``), an
+        ``.npz`` file (see the module docstring), or a folder in the
+        memory-mapped format of :mod:`skvectorflow.io` (written by
+        ``skvectorflow convert`` or ``save_csr``), read without a copy.
     query_id : bool, default=False
         Also return the ``qid`` of each row; a file without them is an error.
     n_features : int or None, default=None
@@ -80,9 +82,11 @@ def read_data_file(path, *, query_id=False, n_features=None):
         for and absent.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if os.path.isdir(path):
+        X, y, qid = _read_memory_mapped(path, query_id)
+    elif not os.path.isfile(path):
         raise DataFileError(f"{path}: no such file")
-    if path.endswith(".npz"):
+    elif path.endswith(".npz"):
         X, y, qid = _read_npz(path, query_id)
     else:
         X, y, qid = _read_svmlight(path, query_id)
@@ -95,6 +99,24 @@ def read_data_file(path, *, query_id=False, n_features=None):
         )
     X, n_dropped = _fit_width(X, n_features)
     return X, y, qid, n_dropped
+
+
+def _read_memory_mapped(path, query_id):
+    # Imported here: the command line's other formats do not need the io package.
+    from .io import load_csr
+
+    if not os.path.isfile(os.path.join(path, "header.json")):
+        raise DataFileError(f"{path}: a folder, but not one written by 'skvectorflow convert' "
+                            "or skvectorflow.io.save_csr (no header.json)")
+    try:
+        loaded = load_csr(path, query_id=query_id)
+    except ValueError as exc:
+        raise DataFileError(str(exc)) from None
+    X, y = loaded[0], loaded[1]
+    if y.ndim != 1 or y.dtype.names is not None:
+        raise DataFileError(f"{path}: the command line needs one plain label per row, "
+                            f"the folder holds y of dtype {y.dtype} and shape {y.shape}")
+    return X, np.asarray(y, dtype=np.float64), (loaded[2] if query_id else None)
 
 
 def _read_svmlight(path, query_id):

@@ -1,4 +1,4 @@
-"""Tests of ``python -m skvectorflow train`` and ``predict`` on tiny files."""
+"""Tests of ``python -m skvectorflow train``, ``predict`` and ``convert`` on tiny files."""
 
 import gzip
 import subprocess
@@ -337,3 +337,51 @@ def test_npz_ranking_file_reads_qid(tmp_path, capsys):
     assert main(["train", str(path), "--model", "ranker", "--epochs", "1",
                  "-o", str(tmp_path / "r.joblib")]) == 0
     assert "20 queries" in capsys.readouterr().out
+
+
+# ---- convert ------------------------------------------------------------------
+
+def test_convert_then_train_from_the_memory_map_equals_training_from_text(
+        classification_files, tmp_path, capsys):
+    folder, _, _ = classification_files
+    mapped = tmp_path / "train"
+    result = _run("convert", folder / "train.svm", mapped, "--n-features", N_FEATURES)
+    assert result.returncode == 0, result.stderr
+    assert f"500 rows x {N_FEATURES} features" in result.stdout
+    assert "100.0%" in result.stderr  # the progress line ends at the whole file
+    models = []
+    for data in (folder / "train.svm", mapped):
+        path = tmp_path / f"{data.name}.joblib"
+        assert main(["train", str(data), "--epochs", "2", "--n-jobs", "1", "-q",
+                     "--n-features", str(N_FEATURES), "-o", str(path)]) == 0
+        models.append(joblib.load(path))
+    np.testing.assert_array_equal(models[0].coefs_[0], models[1].coefs_[0])
+    assert main(["predict", str(tmp_path / "train.joblib"), str(mapped)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 500
+
+
+def test_convert_keeps_query_ids_for_the_ranker(files_by_model, tmp_path, capsys):
+    train = files_by_model["ranker"][0]
+    mapped = tmp_path / "ranking"
+    assert main(["convert", str(train), str(mapped), "--query-id", "--quiet"]) == 0
+    assert "with qid" in capsys.readouterr().out
+    assert main(["train", str(mapped), "--model", "ranker", "--epochs", "1", "-q",
+                 "-o", str(tmp_path / "ranker.joblib")]) == 0
+
+
+def test_convert_bad_input_is_one_line_and_leaves_no_folder(tmp_path):
+    bad = tmp_path / "bad.svm"
+    bad.write_text("1 1:0.5 7:2\nnot a line\n")
+    _assert_one_line_error(_run("convert", bad, tmp_path / "out"), "bad.svm", "line 2")
+    assert not (tmp_path / "out").exists()
+    _assert_one_line_error(_run("convert", tmp_path / "missing.svm", tmp_path / "out"),
+                           "no such file")
+    _assert_one_line_error(_run("convert", bad, tmp_path / "out", "--target", "y"),
+                           "Parquet flags", status=2)
+    _assert_one_line_error(_run("convert", bad, tmp_path / "out", "--format", "parquet"),
+                           "needs --target", status=2)
+
+
+def test_a_folder_that_is_not_a_converted_file_is_refused(tmp_path):
+    _assert_one_line_error(_run("train", tmp_path, "-o", tmp_path / "m.joblib"),
+                           "no header.json")

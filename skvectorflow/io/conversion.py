@@ -37,6 +37,13 @@ class _ProgressLine:
         self.stream = stream
         self.started = time.perf_counter()
         self._last_drawn = 0.0
+        self._open = False  # a line is drawn and not yet ended
+
+    def interrupt(self):
+        """End a drawn line, so that what is written next (an error) starts a line."""
+        if self._open:
+            self.stream.write("\n")
+            self._open = False
 
     def update(self, fraction, n_rows, nnz, final=False):
         now = time.perf_counter()
@@ -47,6 +54,7 @@ class _ProgressLine:
         self.stream.write(f"\r{self.label}: {100 * fraction:5.1f}%  {n_rows:,} rows, "
                           f"{nnz:,} non-zeros, {n_rows / seconds:,.0f} rows/s, {seconds:.0f} s"
                           + ("\n" if final else ""))
+        self._open = not final
         self.stream.flush()
 
 
@@ -101,14 +109,19 @@ def convert(source, destination, format="svmlight", *, progress=False, overwrite
     reader = READERS[format](source, **reader_options)
     stream = sys.stderr if progress is True else progress or None
     bar = _ProgressLine(f"convert {source}", stream) if stream else None
-    with CSRWriter(destination, n_features=reader.n_features, overwrite=overwrite) as writer:
-        for chunk in reader:
-            try:
-                writer.append(*chunk)
-            except ValueError as exc:
-                raise ValueError(f"{reader.location}: {exc}") from None
-            if bar:
-                bar.update(reader.fraction_read, writer.n_rows, writer.nnz)
+    try:
+        with CSRWriter(destination, n_features=reader.n_features, overwrite=overwrite) as writer:
+            for chunk in reader:
+                try:
+                    writer.append(*chunk)
+                except ValueError as exc:
+                    raise ValueError(f"{reader.location}: {exc}") from None
+                if bar:
+                    bar.update(reader.fraction_read, writer.n_rows, writer.nnz)
+    except BaseException:
+        if bar:
+            bar.interrupt()
+        raise
     if bar:
         bar.update(1.0, writer.n_rows, writer.nnz, final=True)
     return read_header(destination)
