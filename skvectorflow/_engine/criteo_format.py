@@ -24,10 +24,11 @@ import numba
 import numpy as np
 
 from .compilation import KernelOnFirstUse
+from .hashing import FNV_OFFSET, FNV_PRIME, fnv1a_extend
 from .network import FLOAT_1D, INT32_1D, INT64_1D
 
-_FNV_OFFSET = np.uint64(14695981039346656037)
-_FNV_PRIME = np.uint64(1099511628211)
+_FNV_OFFSET = np.uint64(FNV_OFFSET)
+_FNV_PRIME = np.uint64(FNV_PRIME)
 _TAB = 9
 _NEWLINE = 10
 _CARRIAGE_RETURN = 13
@@ -52,8 +53,7 @@ def hash_token(buffer, start, stop, seed):
     for _ in range(8):
         h = (h ^ (s & np.uint64(255))) * _FNV_PRIME
         s = s >> np.uint64(8)
-    for p in range(start, stop):
-        h = (h ^ np.uint64(buffer[p])) * _FNV_PRIME
+    h = fnv1a_extend(h, buffer, start, stop)
     return h ^ (h >> np.uint64(29))
 
 

@@ -1,5 +1,8 @@
 """FNV-1a hashes of byte strings, compiled: the hashing trick's inner loop.
 
+``fnv1a_extend`` is the one FNV-1a loop of the engine: this module's
+kernel and the Criteo parser (``criteo_format``) both hash through it.
+
 Contract: ``fnv1a_byte_strings`` reads the strings (an Arrow-style
 offsets + bytes pair) once, in order, and writes one 64-bit hash per string
 into ``out``; it allocates nothing.  The arithmetic wraps modulo 2**64, so
@@ -7,11 +10,21 @@ the result is the same on every platform.
 """
 
 import numba
+import numpy as np
 
 from .compilation import KernelOnFirstUse
 
 FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
+_PRIME = np.uint64(FNV_PRIME)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def fnv1a_extend(state, data, start, stop):
+    """FNV-1a ``state`` (uint64) continued over the bytes ``data[start:stop]``."""
+    for p in range(start, stop):
+        state = (state ^ np.uint64(data[p])) * _PRIME
+    return state
 
 
 def _fnv1a_byte_strings(offsets, data, seed, out):
@@ -30,12 +43,8 @@ def _fnv1a_byte_strings(offsets, data, seed, out):
         h \\leftarrow (h \\oplus b) \\cdot 1099511628211 \\bmod 2^{64}
         \\quad \\text{for each byte } b
     """
-    prime = numba.uint64(FNV_PRIME)
     for i in range(out.shape[0]):
-        state = seed
-        for p in range(offsets[i], offsets[i + 1]):
-            state = (state ^ numba.uint64(data[p])) * prime
-        out[i] = state
+        out[i] = fnv1a_extend(seed, data, offsets[i], offsets[i + 1])
 
 
 fnv1a_byte_strings = KernelOnFirstUse(
