@@ -775,7 +775,7 @@ def _add_convert_arguments(convert):
                               "or folder with --format parquet")
     convert.add_argument("destination", metavar="DEST",
                          help="the folder to write (memory-mapped .npy arrays and header.json)")
-    convert.add_argument("--format", choices=["svmlight", "libsvm", "parquet"],
+    convert.add_argument("--format", choices=["svmlight", "libsvm", "parquet", "criteo"],
                          default="svmlight", help="format of SOURCE")
     convert.add_argument("--n-features", type=_int_at_least(1), metavar="N",
                          help="width of X (default: the largest column id seen + 1 for "
@@ -799,6 +799,9 @@ def _add_convert_arguments(convert):
     table.add_argument("--qid", metavar="COLUMN", help="the query id column")
     table.add_argument("--batch-size", type=_int_at_least(1), metavar="ROWS",
                        help="rows read at a time")
+    criteo = convert.add_argument_group("Criteo (label, 13 counts, 26 categorical tokens a line)")
+    criteo.add_argument("--hash-bits", type=_int_at_least(1), metavar="BITS",
+                        help="each categorical field gets 2**BITS columns (default 16)")
 
 
 def _run_convert(args):
@@ -816,8 +819,13 @@ def _run_convert(args):
     """
     from .io import convert  # the io package is needed by this command only
 
+    text_flags = args.one_based or args.query_id or args.chunk_size is not None
+    parquet_flags = any(flag is not None for flag in (
+        args.target, args.qid, args.batch_size, *args.categorical, *args.numeric, *args.lists))
+    if args.format != "criteo" and args.hash_bits is not None:
+        raise _CommandError("--hash-bits is a Criteo flag (see --help)", status=2)
     if args.format == "parquet":
-        if args.one_based or args.query_id or args.chunk_size is not None:
+        if text_flags:
             raise _CommandError("--one-based, --query-id and --chunk-size are svmlight flags; "
                                 "with --format parquet use --qid COLUMN (see --help)", status=2)
         if args.target is None:
@@ -825,12 +833,16 @@ def _run_convert(args):
         options = {"target": args.target, "categorical": list(args.categorical),
                    "numeric": list(args.numeric), "lists": list(args.lists), "qid": args.qid,
                    "n_features": args.n_features, "batch_size": args.batch_size}
+    elif parquet_flags:
+        raise _CommandError("--target, --categorical, --numeric, --lists, --qid and "
+                            "--batch-size are Parquet flags (see --help)", status=2)
+    elif args.format == "criteo":
+        if text_flags or args.n_features is not None:
+            raise _CommandError("--one-based, --query-id, --chunk-size and --n-features do not "
+                                "apply to --format criteo (its width is set by --hash-bits)",
+                                status=2)
+        options = {"hash_bits": args.hash_bits}
     else:
-        parquet_flags = (args.target, args.qid, args.batch_size, *args.categorical,
-                         *args.numeric, *args.lists)
-        if any(flag is not None for flag in parquet_flags):
-            raise _CommandError("--target, --categorical, --numeric, --lists, --qid and "
-                                "--batch-size are Parquet flags (see --help)", status=2)
         options = {"n_features": args.n_features, "zero_based": not args.one_based,
                    "query_id": args.query_id, "chunk_size": args.chunk_size}
     options = {name: value for name, value in options.items() if value is not None}

@@ -44,7 +44,7 @@ from ._engine.criteo_format import (
 )
 from .fields import MAX_HASH_BITS, field_map_of_blocks, hash_values, signed_log1p
 
-__all__ = ["load_criteo", "make_criteo_like", "parse_criteo_chunk"]
+__all__ = ["CriteoReader", "load_criteo", "make_criteo_like", "parse_criteo_chunk"]
 
 CRITEO_N_DENSE = 13
 CRITEO_N_FIELDS = 26
@@ -179,10 +179,27 @@ def parse_criteo_chunk(lines, *, n_dense=CRITEO_N_DENSE, n_fields=CRITEO_N_FIELD
         raise ValueError(f"{source}, line {first_line + error.line}: {error}.") from None
 
 
-def _open_binary(path):
-    with open(path, "rb") as probe:
-        magic = probe.read(2)
-    return gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")
+def _text_stream(raw):
+    """The text of an open binary file: decompressed if it is gzip (by content, not name)."""
+    magic = raw.read(2)
+    raw.seek(0)
+    return gzip.open(raw, "rb") if magic == _GZIP_MAGIC else _Unclosed(raw)
+
+
+class _Unclosed:
+    """``raw`` as a context manager that leaves closing to its owner."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def read(self, size):
+        return self.raw.read(size)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
 
 
 def load_criteo(path, n_rows=None, *, hash_bits=16, n_dense=CRITEO_N_DENSE, n_fields=CRITEO_N_FIELDS,
@@ -231,52 +248,115 @@ def load_criteo(path, n_rows=None, *, hash_bits=16, n_dense=CRITEO_N_DENSE, n_fi
     >>> X.shape, int(X.getnnz(axis=1).min()) >= 26
     ((100, 6669), True)
     """
-    n_dense = _check_count("n_dense", n_dense, 0)
-    n_fields = _check_count("n_fields", n_fields, 0)
-    hash_bits = _check_hash_bits(hash_bits, n_dense, n_fields)
-    limit = np.iinfo(np.int64).max // 2 if n_rows is None else _check_count("n_rows", n_rows, 1)
-    path = os.fspath(path)
+    reader = CriteoReader(path, n_rows=n_rows, hash_bits=hash_bits, n_dense=n_dense,
+                          n_fields=n_fields)
     parts = []
     rows_read = 0
-    line_number = 1
-    bytes_read = 0
     started = last_report = time.perf_counter()
-    carry = b""
-    with _open_binary(path) as stream:
-        while rows_read < limit:
-            chunk = stream.read(_CHUNK_BYTES)
-            at_end = not chunk
-            text = carry + chunk
-            if not at_end:
-                cut = text.rfind(b"\n") + 1
-                text, carry = text[:cut], text[cut:]
-                if not text:
-                    continue
-            elif not text:
-                break
-            bytes_read += len(text)
-            buffer = np.frombuffer(text, dtype=np.uint8)
-            try:
-                indptr, indices, data, labels = _parse_into_arrays(
-                    buffer, n_dense, n_fields, hash_bits, limit - rows_read)
-            except _ParseError as error:
-                raise ValueError(f"{path}, line {line_number + error.line}: {error}.") from None
-            parts.append((indptr, indices, data, labels))
-            rows_read += labels.size
-            line_number += int(np.count_nonzero(buffer == 10))
-            now = time.perf_counter()
-            if verbose and (now - last_report >= _PROGRESS_SECONDS or at_end):
-                last_report = now
-                print(f"load_criteo: {rows_read:,} rows, {bytes_read / 2**20:,.0f} MiB, "
-                      f"{rows_read / max(now - started, 1e-9):,.0f} rows/s", file=sys.stderr, flush=True)
-            if at_end:
-                break
-    X, y = _stack_parts(parts, n_dense + n_fields * (1 << hash_bits))
+    for X_chunk, y_chunk in reader:
+        parts.append((X_chunk.indptr, X_chunk.indices, X_chunk.data, y_chunk))
+        rows_read += y_chunk.size
+        now = time.perf_counter()
+        if verbose and now - last_report >= _PROGRESS_SECONDS:
+            last_report = now
+            print(f"load_criteo: {rows_read:,} rows, {reader.bytes_read / 2**20:,.0f} MiB, "
+                  f"{rows_read / max(now - started, 1e-9):,.0f} rows/s", file=sys.stderr, flush=True)
+    X, y = _stack_parts(parts, reader.n_features)
     if verbose:
         seconds = time.perf_counter() - started
         print(f"load_criteo: read {X.shape[0]:,} rows ({X.nnz:,} non-zeros) in {seconds:.1f} s",
               file=sys.stderr, flush=True)
-    return X, y, criteo_field_map(n_dense, n_fields, hash_bits)
+    return X, y, criteo_field_map(reader.n_dense, reader.n_fields, reader.hash_bits)
+
+
+class CriteoReader:
+    """Chunks of a Criteo display-advertising file as CSR matrices and labels.
+
+    The streaming half of :func:`load_criteo`: the file is read in chunks of
+    16 MiB of whole lines, each parsed by the compiled kernel into one
+    ``(X, y)`` pair, so memory holds one chunk.  It is the ``'criteo'``
+    format of :func:`skvectorflow.io.convert` and can feed
+    :func:`skvectorflow.io.fit_stream` directly.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Tab-separated text, plain or gzip-compressed.
+    n_rows : int or None, default=None
+        Read at most this many rows (the first ones).
+    hash_bits : int, default=16
+    n_dense, n_fields : int, default=13, 26
+        As in :func:`load_criteo`.
+
+    Attributes
+    ----------
+    n_features : int
+        ``n_dense + n_fields * 2**hash_bits``: the width of every chunk.
+    fraction_read : float
+        Share of the file read so far (of its compressed size for gzip).
+    bytes_read : int
+        Bytes of text parsed so far.
+    location : str
+        File and first line of the chunk being parsed, for messages.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skvectorflow.criteo import CriteoReader, make_criteo_like
+    >>> path = os.path.join(tempfile.mkdtemp(), "day_0.tsv")
+    >>> _ = make_criteo_like(100, hash_bits=8, random_state=0, path=path)
+    >>> [(X.shape, y.shape) for X, y in CriteoReader(path, hash_bits=8)]
+    [((100, 6669), (100,))]
+    """
+
+    def __init__(self, path, n_rows=None, *, hash_bits=16, n_dense=CRITEO_N_DENSE,
+                 n_fields=CRITEO_N_FIELDS):
+        self.path = os.fspath(path)
+        self.n_dense = _check_count("n_dense", n_dense, 0)
+        self.n_fields = _check_count("n_fields", n_fields, 0)
+        self.hash_bits = _check_hash_bits(hash_bits, self.n_dense, self.n_fields)
+        self.n_rows = None if n_rows is None else _check_count("n_rows", n_rows, 1)
+        self.n_features = self.n_dense + self.n_fields * (1 << self.hash_bits)
+        self.fraction_read = 0.0
+        self.bytes_read = 0
+        self.location = f"{self.path}, line 1"
+
+    def __iter__(self):
+        limit = np.iinfo(np.int64).max // 2 if self.n_rows is None else self.n_rows
+        size = max(1, os.path.getsize(self.path))
+        rows_read = 0
+        line_number = 1
+        carry = b""
+        with open(self.path, "rb") as raw, _text_stream(raw) as stream:
+            while rows_read < limit:
+                chunk = stream.read(_CHUNK_BYTES)
+                at_end = not chunk
+                text = carry + chunk
+                if not at_end:
+                    cut = text.rfind(b"\n") + 1
+                    text, carry = text[:cut], text[cut:]
+                    if not text:
+                        continue
+                elif not text:
+                    break
+                self.location = f"{self.path}, line {line_number}"
+                buffer = np.frombuffer(text, dtype=np.uint8)
+                try:
+                    indptr, indices, data, labels = _parse_into_arrays(
+                        buffer, self.n_dense, self.n_fields, self.hash_bits, limit - rows_read)
+                except _ParseError as error:
+                    raise ValueError(f"{self.path}, line {line_number + error.line}: "
+                                     f"{error}.") from None
+                self.bytes_read += len(text)
+                self.fraction_read = min(1.0, raw.tell() / size)
+                rows_read += labels.size
+                line_number += int(np.count_nonzero(buffer == 10))
+                if labels.size:
+                    yield (sp.csr_matrix((data, indices, indptr),
+                                         shape=(labels.size, self.n_features)), labels)
+                if at_end:
+                    break
+        self.fraction_read = 1.0
 
 
 def _stack_parts(parts, n_features):

@@ -55,6 +55,31 @@ def test_n_rows_and_chunk_boundaries(tmp_path, monkeypatch):
     np.testing.assert_array_equal(y_head, y[:41])
 
 
+@pytest.mark.parametrize("suffix", [".tsv", ".tsv.gz"])
+def test_convert_streams_criteo_into_the_memory_mapped_format(tmp_path, monkeypatch, suffix):
+    from skvectorflow import criteo
+    from skvectorflow.io import convert, fit_stream, load_csr
+
+    path = tmp_path / f"day{suffix}"
+    X, y, _ = make_criteo_like(400, hash_bits=5, random_state=1, path=path)
+    monkeypatch.setattr(criteo, "_CHUNK_BYTES", 1000)  # several chunks
+    reader = criteo.CriteoReader(path, hash_bits=5)
+    chunks = list(reader)
+    assert len(chunks) > 3 and reader.fraction_read == 1.0
+    assert sum(chunk[0].shape[0] for chunk in chunks) == 400
+    header = convert(path, tmp_path / "day", "criteo", hash_bits=5)
+    assert (header["n_rows"], header["n_features"]) == (400, X.shape[1])
+    X_mapped, y_mapped = load_csr(tmp_path / "day")
+    assert (X_mapped != X).nnz == 0
+    np.testing.assert_array_equal(y_mapped, y)
+    # The reader also feeds partial_fit directly.
+    from skvectorflow import SparseMLPClassifier
+
+    model = fit_stream(SparseMLPClassifier(random_state=0), reader, n_epochs=2,
+                       classes=np.array([0, 1]))
+    assert model.n_features_in_ == X.shape[1]
+
+
 def test_values_missing_fields_and_hashing():
     counts = ["5", "", "0", "-2"] + ["1"] * 9
     tokens = ["", "68fd1e64"] + ["a"] * 24

@@ -9,13 +9,14 @@ over the source, memory bounded by one chunk.  A reader is any class in
 - has ``fraction_read`` (0 to 1, for the progress line) and ``location`` (where
   its last chunk came from, for error messages).
 
-A new format (the Criteo reader, for one) plugs in by adding its class to
-``READERS``.
+A new format plugs in by adding its class to ``READERS``, as the Criteo
+reader (:class:`skvectorflow.criteo.CriteoReader`) does.
 """
 
 import sys
 import time
 
+from ..criteo import CriteoReader
 from .csr_format import CSRWriter, read_header
 from .parquet import ParquetReader
 from .svmlight import SvmlightReader
@@ -26,6 +27,7 @@ READERS = {
     "svmlight": SvmlightReader,
     "libsvm": SvmlightReader,
     "parquet": ParquetReader,
+    "criteo": CriteoReader,
 }
 
 
@@ -70,8 +72,10 @@ def convert(source, destination, format="svmlight", *, progress=False, overwrite
         The folder to write (see :func:`save_csr` for its layout).  On an
         error it is removed: a destination either is complete or does not
         exist.
-    format : {'svmlight', 'libsvm', 'parquet'}, default='svmlight'
-        Source format; ``'libsvm'`` is the same as ``'svmlight'``.
+    format : {'svmlight', 'libsvm', 'parquet', 'criteo'}, default='svmlight'
+        Source format; ``'libsvm'`` is the same as ``'svmlight'``;
+        ``'criteo'`` is the display-advertising TSV of
+        :func:`skvectorflow.datasets.load_criteo`.
     progress : bool or file-like, default=False
         Draw a progress line (share of the source read, rows, rows/s) on
         stderr, or on the given stream.
@@ -82,7 +86,9 @@ def convert(source, destination, format="svmlight", *, progress=False, overwrite
         ``chunk_size``, ``zero_based``, ``query_id``
         (:class:`SvmlightReader`); for ``'parquet'``, ``target``,
         ``categorical``, ``numeric``, ``lists``, ``qid``, ``n_features``,
-        ``batch_size`` (:class:`ParquetReader`).
+        ``batch_size`` (:class:`ParquetReader`); for ``'criteo'``, ``hash_bits``,
+        ``n_dense``, ``n_fields``, ``n_rows``
+        (:class:`~skvectorflow.criteo.CriteoReader`).
 
     Returns
     -------
