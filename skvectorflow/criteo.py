@@ -44,7 +44,7 @@ from ._engine.criteo_format import (
 )
 from .fields import MAX_HASH_BITS, field_map_of_blocks, hash_values, signed_log1p
 
-__all__ = ["CriteoReader", "load_criteo", "make_criteo_like", "parse_criteo_chunk"]
+__all__ = ["CriteoReader", "criteo_field_map", "load_criteo", "make_criteo_like", "parse_criteo_chunk"]
 
 CRITEO_N_DENSE = 13
 CRITEO_N_FIELDS = 26
