@@ -80,6 +80,13 @@ def _check_count(name, value, minimum):
 def criteo_field_map(n_dense=CRITEO_N_DENSE, n_fields=CRITEO_N_FIELDS, hash_bits=16):
     """The field map of the CSR matrices this module makes.
 
+    Parameters
+    ----------
+    n_dense, n_fields : int, default=13, 26
+        Integer and categorical columns per line.
+    hash_bits : int, default=16
+        Each categorical field has ``2**hash_bits`` columns.
+
     Returns
     -------
     field_of_column : ndarray of int32, shape (n_dense + n_fields * 2**hash_bits,)
