@@ -33,8 +33,16 @@ import math
 import numba
 import numpy as np
 
-from .epoch_stats import STAT_BAD_UNIT, STAT_LOSS, STAT_STATUS, STAT_UPDATES, STAT_WEIGHT
-from .epoch_stats import STATUS_NONFINITE_GRADIENT, STATUS_NONFINITE_LOSS, STATUS_OK
+from .epoch_stats import (
+    STAT_BAD_UNIT,
+    STAT_LOSS,
+    STAT_STATUS,
+    STAT_UPDATES,
+    STAT_WEIGHT,
+    STATUS_NONFINITE_GRADIENT,
+    STATUS_NONFINITE_LOSS,
+    STATUS_OK,
+)
 from .kernels import LOGISTIC, RELU, TANH, activation_derivative
 from .minibatch import accumulate_input_gradient, apply_step
 from .network import INTERACTION_DOT, SPEC_INTERACTION, SPEC_N_FIELDS, SPEC_TABLE_WIDTH
@@ -71,7 +79,7 @@ def _add_bias_and_activate(values, n_rows, n_columns, params, bias_start, code, 
             if activated:
                 # The hidden activations of kernels.activate, on a matrix.
                 if code == RELU:
-                    z = z if z > 0.0 else 0.0
+                    z = max(0.0, z)
                 elif code == TANH:
                     z = math.tanh(z)
                 elif code == LOGISTIC:

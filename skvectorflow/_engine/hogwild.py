@@ -49,6 +49,7 @@ from collections import namedtuple
 import numba
 import numpy as np
 from numba import types
+from threadpoolctl import threadpool_limits
 
 from .compilation import KernelOnFirstUse
 from .epoch_stats import N_STATS, STAT_BAD_UNIT, STAT_LOSS, STAT_STATUS, STAT_UPDATES, STAT_WEIGHT
@@ -468,7 +469,8 @@ def run_epoch(csr, targets, sample_weight, unit_bounds, block_bounds, block_orde
     indptr, indices, data = csr
     input_table, dense_params, dense_state = network
     layout = readonly_layout(layout)
-    if uses_batched_fields(layout, int(config.batch_size), unit_bounds.size == 0):
+    batched_fields = uses_batched_fields(layout, int(config.batch_size), unit_bounds.size == 0)
+    if batched_fields:
         kernel = fields_train_blocks.dispatcher
 
         def work(t):
@@ -483,7 +485,13 @@ def run_epoch(csr, targets, sample_weight, unit_bounds, block_bounds, block_orde
                    input_table, dense_params, dense_state, layout, config, callback, scratches[t],
                    first_step + 1 + t, n_threads, stats[t])
 
-    run_in_threads(work, n_threads)
+    if batched_fields:
+        # Each Hogwild thread is one core's worth of work: a BLAS pool of
+        # its own per matrix product would oversubscribe the cores.
+        with threadpool_limits(limits=1, user_api="blas"):
+            run_in_threads(work, n_threads)
+    else:
+        run_in_threads(work, n_threads)
     failed = np.flatnonzero(stats[:, STAT_STATUS] != STATUS_OK)
     status, bad_unit = STATUS_OK, -1
     if failed.size:
