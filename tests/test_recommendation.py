@@ -16,7 +16,7 @@ from skvectorflow import (
     FactorizationMachineRegressor,
     SparseMLPClassifier,
 )
-from skvectorflow._engine import hogwild, network, objectives, optimizers
+from skvectorflow._engine import fields_batch, hogwild, network, objectives, optimizers
 from skvectorflow._engine.kernels import ACTIVATION_CODES
 from skvectorflow.datasets import make_criteo_like
 from skvectorflow.fields import FieldHasher
@@ -365,6 +365,16 @@ def test_batched_fields_epoch_takes_the_row_by_row_steps(bottom, interaction, op
     assert not np.array_equal(batched[0], table) and not np.array_equal(batched[1], dense)
     for after_batches, after_rows in zip(batched, by_row):
         np.testing.assert_allclose(after_batches, after_rows, rtol=1e-5, atol=1e-6)
+
+
+def test_batched_fields_scratch_is_bounded_by_the_mini_batch_table():
+    """A huge batch_size cannot make each thread's batch matrices huge."""
+    layout = network.make_layout([1, 8, 1], network.INPUT_FIELDS, np.array([-1, 0, 1]), (8,), 4)
+    scratch = hogwild.make_thread_scratch(layout, network.n_dense_params(layout), 1, 1, 40, 10**9)
+    assert scratch.batch_rows.size == (1 << 20) // 40
+    assert scratch.batch_buffer.size == fields_batch.batch_buffer_length(layout, (1 << 20) // 40)
+    unbatched = hogwild.make_thread_scratch(layout, network.n_dense_params(layout), 1, 1, 40, 1)
+    assert unbatched.batch_rows.size == 1 and unbatched.batch_buffer.size == 1
 
 
 def _small_dlrm(field_of_column, **params):

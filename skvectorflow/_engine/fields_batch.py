@@ -20,7 +20,9 @@ BLAS-sized work:
 Rows are batched in the order the row-by-row epoch visits them and every
 row of a batch sees the parameters as they were at its start, so both epochs
 take the same steps up to float32 rounding (the sum order differs).  A batch
-is closed early if its non-zeros could overflow the hash table.
+is closed early if its non-zeros could overflow the hash table (at most 2**20
+features; ``hogwild.make_thread_scratch`` sizes the batch matrices by it):
+only then do the two epochs group rows differently.
 
 ``np.dot`` on contiguous float32 matrices calls BLAS (scipy's ``sgemm``).  Each
 thread's batch matrices are views into one flat buffer made once per fit
@@ -107,7 +109,7 @@ def _scale_by_derivative(deltas, outputs, n_rows, n_columns, code):
 def train_fields_batches(indptr, indices, data, targets, sample_weight, block_bounds, block_order,
                          input_table, dense_params, dense_state, layout, config, loss_callback, scratch,
                          first_step, step_stride, stats):
-    """Train on the rows of the given blocks, ``config.batch_size`` rows a step.
+    """Train on the rows of the given blocks, ``len(scratch.batch_rows)`` rows a step (at most).
 
     The arguments are those of ``hogwild.train_blocks`` but ``unit_bounds``:
     every row is a unit.  ``scratch`` must come from

@@ -136,9 +136,9 @@ ThreadScratch = namedtuple(
         "rank_partners",  # (max_unit_rows + 1,)
         "rank_by_score",  # (max_unit_rows,)
         "rank_position",  # (max_unit_rows,)
-        "batch_rows",  # (batch_size,) rows of a fields layer's batch (see fields_batch)
-        "batch_has_gradient",  # (batch_size,) whether each of them has a non-zero loss gradient
-        "batch_buffer",  # (batch_buffer_length,) a fields layer's batch matrices
+        "batch_rows",  # (batch rows,) rows of a fields layer's batch, see fields_batch
+        "batch_has_gradient",  # (batch rows,) whether each of them has a non-zero loss gradient
+        "batch_buffer",  # (batch_buffer_length(layout, batch rows),) a fields layer's batch matrices
     ],
 )
 
@@ -168,7 +168,11 @@ def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz,
     else:
         capacity = hash_capacity = 1
     batched_fields = uses_batched_fields(layout, batch_size, max_unit_rows == 1)
-    n_batch_rows = batch_size if batched_fields else 1
+    n_batch_rows = 1
+    if batched_fields:
+        # As many rows as the hash table holds at max_unit_nnz non-zeros each
+        # (fields_batch closes a fuller batch early): this bounds the matrices.
+        n_batch_rows = min(batch_size, max(1, capacity // max(max_unit_nnz, 1)))
     return ThreadScratch(
         activations=np.zeros((max_unit_rows, int(np.sum(sizes))), dtype=np.float32),
         deltas=np.zeros((2, int(max(np.max(sizes), np.max(layout.bottom_sizes, initial=1)))),
