@@ -30,11 +30,13 @@ reference's figures).  skvectorflow runs ``DLRMClassifier`` with the same
 widths and batch size and row-wise AdaGrad.
 
 Columns: ``fit s`` (one epoch, wall), ``samples/s``, held-out ``ROC AUC``
-and ``log-loss``, and ``vs torch`` (samples/s over the peer's, higher is
-faster for skvectorflow).
+and ``log-loss``, ``GFLOP/s`` (samples/s times ``training_flops_per_sample``:
+the arithmetic rate the run sustained) and ``vs torch`` (samples/s over the
+peer's, higher is faster for skvectorflow).
 """
 
 import argparse
+import itertools
 import math
 import os
 import sys
@@ -65,6 +67,28 @@ N_DENSE = 13
 N_FIELDS = 26
 WARMUP_ROWS = 2048
 DEFAULT_OUTPUT = Path("benchmarks/results/dlrm_peers.json")
+
+
+def forward_multiply_adds(params):
+    """Multiply-adds of one sample's forward pass: both MLPs and the dot interaction.
+
+    The embedding gathers and element-wise work are left out (they are
+    memory-bound, not arithmetic).
+    """
+    bottom = [N_DENSE, *params["bottom_mlp"], EMBEDDING_DIM]
+    n_pairs = (N_FIELDS + 1) * N_FIELDS // 2
+    top = [EMBEDDING_DIM + n_pairs, *params["top_mlp"], 1]
+    chain = sum(a * b for widths in (bottom, top) for a, b in itertools.pairwise(widths))
+    return chain + n_pairs * EMBEDDING_DIM
+
+
+def training_flops_per_sample(params):
+    """Floating-point operations of one sample's training step: about 3x the forward pass.
+
+    Forward, the back-propagated deltas and the weight gradients each cost
+    one pass of multiply-adds (two flops each).
+    """
+    return 2 * 3 * forward_multiply_adds(params)
 
 
 def torch_inputs(X, y, hash_bits):
@@ -231,9 +255,11 @@ def main(argv=None):
     meta["load_average_1min_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     peers = {row["config"]: row["samples_per_s"] for row in rows if row["run"] == "torch DLRM"}
-    header = ["config", "run", "fit s", "samples/s", "ROC AUC", "log-loss", "vs torch"]
+    for row in rows:
+        row["gflop_per_s"] = row["samples_per_s"] * training_flops_per_sample(CONFIGS[row["config"]]) / 1e9
+    header = ["config", "run", "fit s", "samples/s", "ROC AUC", "log-loss", "GFLOP/s", "vs torch"]
     cells = [[row["config"], row["run"], f"{row['fit_s']:.2f}", f"{row['samples_per_s']:,.0f}",
-              f"{row['auc']:.4f}", f"{row['log_loss']:.4f}",
+              f"{row['auc']:.4f}", f"{row['log_loss']:.4f}", f"{row['gflop_per_s']:.2f}",
               f"{row['samples_per_s'] / peers[row['config']]:.2f}x" if row["config"] in peers else "-"]
              for row in rows]
     print()

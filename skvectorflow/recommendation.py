@@ -304,9 +304,10 @@ class DLRMClassifier(SparseMLPClassifier):
 
     Trained by the Hogwild engine like every estimator here: only the
     embeddings of a row's columns are updated (with ``'rowwise_adagrad'``,
-    one accumulator per embedding, as DLRM does); the MLPs' work is
-    per row (matrix-vector products), gradients averaged over ``batch_size``
-    rows before each update.  See :mod:`skvectorflow.recommendation`.
+    one accumulator per embedding, as DLRM does).  With ``batch_size > 1``
+    each thread runs the MLPs on its ``batch_size`` rows at once, as matrix
+    products (BLAS), and takes one step per batch; ``batch_size=1`` updates
+    after every row.  See :mod:`skvectorflow.recommendation`.
 
     Parameters
     ----------

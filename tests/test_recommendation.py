@@ -17,7 +17,7 @@ from skvectorflow import (
     SparseMLPClassifier,
     SparseMLPRegressor,
 )
-from skvectorflow._engine import hogwild, network, objectives, optimizers
+from skvectorflow._engine import fields_batch, hogwild, network, objectives, optimizers
 from skvectorflow._engine.kernels import ACTIVATION_CODES
 from skvectorflow.datasets import make_criteo_like
 from skvectorflow.fields import FieldHasher
@@ -309,6 +309,73 @@ def test_dlrm_sgd_step_follows_the_finite_difference_gradient(bottom, interactio
                                rtol=5e-3, atol=5e-4)
     np.testing.assert_allclose((table - new_table) / lr, central_difference(objective, table64),
                                rtol=5e-3, atol=5e-4)
+
+
+@pytest.mark.parametrize("optimizer", [optimizers.SGD, optimizers.ROWWISE_ADAGRAD])
+@pytest.mark.parametrize("bottom, interaction", [((6, 5), network.INTERACTION_DOT), (None, network.INTERACTION_DOT),
+                                                 ((), network.INTERACTION_CAT)])
+def test_batched_fields_epoch_takes_the_row_by_row_steps(bottom, interaction, optimizer):
+    """The matrix-matrix epoch (fields_batch) against the row-by-row one, batch for batch.
+
+    Eleven rows in two blocks visited out of order, batches of four (the last
+    shorter, one spanning the blocks), weighted rows, relu (whose zeros the
+    backward pass must respect) and a repeated feature within a batch.
+    """
+    rng = np.random.default_rng(len(bottom or ()) + 10 * interaction + 100 * optimizer)
+    d, batch_size = 4, 4
+    field_of_column = np.array([-1, -1, -1, 0, 0, 0, 1, 1, 2, 2, 2, 2])
+    if bottom is None:
+        field_of_column = field_of_column[3:]
+    n_features = field_of_column.size
+    layout = network.make_layout([1, 7, 1], network.INPUT_FIELDS, field_of_column, bottom, d, interaction)
+    state_width = optimizers.input_state_width(optimizer, d)
+    table = np.zeros((n_features, d + state_width), np.float32)
+    table[:, :d] = rng.normal(scale=0.6, size=(n_features, d))
+    dense = rng.normal(scale=0.5, size=network.n_dense_params(layout)).astype(np.float32)
+    dense_state = np.zeros(optimizers.dense_state_width(optimizer) * dense.size, np.float32)
+    X = sp.random(11, n_features, density=0.5, format="csr", dtype=np.float32, random_state=rng.integers(1000))
+    X.data = rng.normal(size=X.data.size).astype(np.float32)
+    X.indices = X.indices.astype(np.int32)
+    targets = rng.normal(size=(11, 1)).astype(np.float32)
+    sample_weight = rng.uniform(0.5, 2.0, size=11).astype(np.float32)
+    block_bounds, block_order = np.array([0, 6, 11], np.int64), np.array([1, 0], np.int64)
+    config = hogwild.make_train_config(
+        loss=objectives.SQUARED_ERROR, use_callback=0, activation=ACTIVATION_CODES["relu"],
+        optimizer=optimizer, learning_rate_schedule=optimizers.CONSTANT, learning_rate=0.05,
+        power_t=0.5, alpha=1e-3, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, huber_delta=1.0,
+        batch_size=batch_size, n_outputs=1, n_targets=1)
+    csr = (X.indptr.astype(np.int64), X.indices, X.data)
+    max_nnz = int(np.diff(X.indptr).max())
+    assert hogwild.uses_batched_fields(layout, batch_size, True)
+
+    batched = (table.copy(), dense.copy(), dense_state.copy())
+    batched_stats = hogwild.run_epoch(csr, targets, sample_weight, np.zeros(0, np.int64), block_bounds,
+                                      block_order, batched, layout, config, None,
+                                      [hogwild.make_thread_scratch(layout, dense.size, 1, 1, max_nnz,
+                                                                   batch_size)], 0)
+    by_row = (table.copy(), dense.copy(), dense_state.copy())
+    row_stats = np.zeros(hogwild.N_STATS)
+    hogwild.train_blocks(*csr, targets, sample_weight, np.zeros(0, np.int64), block_bounds, block_order,
+                         *by_row, layout, config, hogwild.no_loss_callback.dispatcher,
+                         hogwild.make_thread_scratch(layout, dense.size, 1, 1, max_nnz, batch_size),
+                         1, 1, row_stats)
+
+    assert batched_stats.status == hogwild.STATUS_OK and row_stats[hogwild.STAT_STATUS] == hogwild.STATUS_OK
+    assert batched_stats.n_steps == row_stats[hogwild.STAT_UPDATES] == 3
+    np.testing.assert_allclose(batched_stats.loss_sum, row_stats[hogwild.STAT_LOSS], rtol=1e-5)
+    assert not np.array_equal(batched[0], table) and not np.array_equal(batched[1], dense)
+    for after_batches, after_rows in zip(batched, by_row):
+        np.testing.assert_allclose(after_batches, after_rows, rtol=1e-5, atol=1e-6)
+
+
+def test_batched_fields_scratch_is_bounded_by_the_mini_batch_table():
+    """A huge batch_size cannot make each thread's batch matrices huge."""
+    layout = network.make_layout([1, 8, 1], network.INPUT_FIELDS, np.array([-1, 0, 1]), (8,), 4)
+    scratch = hogwild.make_thread_scratch(layout, network.n_dense_params(layout), 1, 1, 40, 10**9)
+    assert scratch.batch_rows.size == (1 << 20) // 40
+    assert scratch.batch_buffer.size == fields_batch.batch_buffer_length(layout, (1 << 20) // 40)
+    unbatched = hogwild.make_thread_scratch(layout, network.n_dense_params(layout), 1, 1, 40, 1)
+    assert unbatched.batch_rows.size == 1 and unbatched.batch_buffer.size == 1
 
 
 def _small_dlrm(field_of_column, **params):

@@ -52,8 +52,12 @@ from collections import namedtuple
 import numba
 import numpy as np
 from numba import types
+from threadpoolctl import threadpool_limits
 
 from .compilation import KernelOnFirstUse
+from .epoch_stats import N_STATS, STAT_BAD_UNIT, STAT_LOSS, STAT_STATUS, STAT_UPDATES, STAT_WEIGHT
+from .epoch_stats import STATUS_NONFINITE_GRADIENT, STATUS_NONFINITE_LOSS, STATUS_OK
+from .fields_batch import batch_buffer_length, train_fields_batches
 from .kernels import LAYOUT_TYPE, backward_row, factorization_nonzero_gradient, fields_backward
 from .kernels import forward_row, predict_rows
 from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INPUT_FACTORIZATION, INPUT_FIELDS
@@ -62,7 +66,8 @@ from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
 from .objectives import FIRST_QUERY_LOSS, LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
 from .ranking import query_loss, unit_seed
-from .optimizers import step_learning_rate, update_dense_params, update_input_rows
+from .minibatch import accumulate_input_gradient, apply_step
+from .optimizers import step_learning_rate, update_input_rows
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 
 TrainConfig = namedtuple(
@@ -134,8 +139,20 @@ ThreadScratch = namedtuple(
         "rank_partners",  # (max_unit_rows + 1,)
         "rank_by_score",  # (max_unit_rows,)
         "rank_position",  # (max_unit_rows,)
+        "batch_rows",  # (batch rows,) rows of a fields layer's batch, see fields_batch
+        "batch_has_gradient",  # (batch rows,) whether each of them has a non-zero loss gradient
+        "batch_buffer",  # (batch_buffer_length(layout, batch rows),) a fields layer's batch matrices
     ],
 )
+
+
+def uses_batched_fields(layout, batch_size, single_row_units):
+    """Whether an epoch runs ``fields_batch``'s matrix-matrix kernel rather than row by row.
+
+    It does for a fields input layer with mini-batches of single-row units;
+    with ``batch_size == 1`` there is no matrix to multiply.
+    """
+    return int(layout.input_spec[SPEC_KIND]) == INPUT_FIELDS and batch_size > 1 and single_row_units
 
 
 def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz, batch_size):
@@ -153,6 +170,12 @@ def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz,
         hash_capacity = 1 << int(math.ceil(math.log2(2 * capacity)))
     else:
         capacity = hash_capacity = 1
+    batched_fields = uses_batched_fields(layout, batch_size, max_unit_rows == 1)
+    n_batch_rows = 1
+    if batched_fields:
+        # As many rows as the hash table holds at max_unit_nnz non-zeros each
+        # (fields_batch closes a fuller batch early): this bounds the matrices.
+        n_batch_rows = min(batch_size, max(1, capacity // max(max_unit_nnz, 1)))
     return ThreadScratch(
         activations=np.zeros((max_unit_rows, int(np.sum(sizes))), dtype=np.float32),
         deltas=np.zeros((2, int(max(np.max(sizes), np.max(layout.bottom_sizes, initial=1)))),
@@ -176,65 +199,13 @@ def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz,
         rank_partners=np.zeros(max_unit_rows + 1, dtype=np.int64),
         rank_by_score=np.zeros(max_unit_rows, dtype=np.int64),
         rank_position=np.zeros(max_unit_rows, dtype=np.int64),
+        batch_rows=np.zeros(n_batch_rows, dtype=np.int64),
+        batch_has_gradient=np.zeros(n_batch_rows, dtype=np.bool_),
+        batch_buffer=np.zeros(batch_buffer_length(layout, n_batch_rows) if batched_fields else 1,
+                              dtype=np.float32),
     )
 
 
-# Layout of the per-thread ``stats`` array returned by an epoch.
-STAT_LOSS = 0
-STAT_WEIGHT = 1
-STAT_UPDATES = 2
-STAT_STATUS = 3
-STAT_BAD_UNIT = 4
-N_STATS = 5
-STATUS_OK = 0
-STATUS_NONFINITE_LOSS = 1
-STATUS_NONFINITE_GRADIENT = 2
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _accumulate_input_gradient(hash_slots, slot_feature, slot_position, slot_grad, n_slots,
-                               feature, scale, delta0, delta_row, h0):
-    """Add ``scale * delta0[delta_row]`` to the mini-batch slot of ``feature``; return the slot count.
-
-    ``hash_slots`` is an open-addressing table (linear probing, power-of-two
-    size) from a feature's hash position to its slot.
-    """
-    mask = hash_slots.shape[0] - 1
-    position = (np.int64(feature) * 2654435761) & mask
-    while True:
-        slot = hash_slots[position]
-        if slot == -1:
-            slot = n_slots
-            hash_slots[position] = slot
-            slot_feature[slot] = feature
-            slot_position[slot] = position
-            for c in range(h0):
-                slot_grad[slot, c] = 0.0
-            n_slots += 1
-            break
-        if slot_feature[slot] == feature:
-            break
-        position = (position + 1) & mask
-    for c in range(h0):
-        slot_grad[slot, c] += scale * delta0[delta_row, c]
-    return n_slots
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _apply_step(input_table, dense_params, dense_state, layout, config, grad, hash_slots, slot_feature,
-                slot_position, slot_grad, slot_scale, n_slots, batch_count, step):
-    """Apply the accumulated mean gradient of ``batch_count`` units (one optimizer step)."""
-    rate = step_learning_rate(config, step)
-    scale = 1.0 / batch_count
-    width = layout.input_spec[SPEC_TABLE_WIDTH]
-    update_dense_params(dense_params, dense_state, grad, layout, scale, rate, config)
-    for p in range(grad.shape[0]):
-        grad[p] = 0.0
-    for slot in range(n_slots):
-        slot_scale[slot] = scale
-        hash_slots[slot_position[slot]] = -1
-        update_input_rows(input_table, slot_feature, slot_scale, slot, slot + 1, width, slot_grad, slot,
-                          rate, config)
 
 
 def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, block_bounds, block_order,
@@ -339,9 +310,9 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
             if batch_count == batch_size or (
                 batch_count > 0 and n_slots + (indptr[row_stop] - indptr[row_start]) > capacity
             ):
-                _apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
-                            hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
-                            batch_count, step)
+                apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
+                           hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
+                           batch_count, step)
                 step += step_stride
                 n_steps += 1
                 batch_count = 0
@@ -397,7 +368,7 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                                 update_input_rows(input_table, indices, data, p, p + 1, width,
                                                   nonzero_grad, 0, rate, config)
                             else:
-                                n_slots = _accumulate_input_gradient(
+                                n_slots = accumulate_input_gradient(
                                     hash_slots, slot_feature, slot_position, slot_grad, n_slots,
                                     indices[p], data[p], nonzero_grad, 0, width)
                 elif fields:
@@ -416,7 +387,7 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                                 update_input_rows(input_table, indices, data, p, p + 1, width,
                                                   vector_grad, first_field_vector + field, rate, config)
                             else:
-                                n_slots = _accumulate_input_gradient(
+                                n_slots = accumulate_input_gradient(
                                     hash_slots, slot_feature, slot_position, slot_grad, n_slots,
                                     indices[p], data[p], vector_grad, first_field_vector + field, width)
                 elif batch_size == 1:
@@ -429,14 +400,14 @@ def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, bl
                     for r in range(n_rows):
                         row = row_start + r
                         for p in range(indptr[row], indptr[row + 1]):
-                            n_slots = _accumulate_input_gradient(hash_slots, slot_feature, slot_position,
-                                                                 slot_grad, n_slots, indices[p], data[p],
-                                                                 input_deltas, r, h0)
+                            n_slots = accumulate_input_gradient(hash_slots, slot_feature, slot_position,
+                                                                slot_grad, n_slots, indices[p], data[p],
+                                                                input_deltas, r, h0)
             batch_count += 1
     if batch_count > 0:
-        _apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
-                    hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
-                    batch_count, step)
+        apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
+                   hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
+                   batch_count, step)
         n_steps += 1
     stats[STAT_LOSS] = loss_sum
     stats[STAT_WEIGHT] = weight_sum
@@ -457,6 +428,15 @@ def _train_blocks_signature():
 
 
 train_blocks = KernelOnFirstUse(_train_blocks, _train_blocks_signature)
+
+
+def _train_fields_batches_signature():
+    train_blocks_arguments = _train_blocks_signature().args
+    return types.void(*train_blocks_arguments[:5], *train_blocks_arguments[6:])
+
+
+# The same arguments as ``train_blocks`` but ``unit_bounds`` (every row is a unit).
+fields_train_blocks = KernelOnFirstUse(train_fields_batches, _train_fields_batches_signature)
 
 
 def shuffled_block_order(rng, blocks, blocks_per_window):
@@ -526,14 +506,29 @@ def run_epoch(csr, targets, sample_weight, unit_bounds, block_bounds, block_orde
     indptr, indices, data = csr
     input_table, dense_params, dense_state = network
     layout = readonly_layout(layout)
-    kernel = train_blocks.dispatcher
+    batched_fields = uses_batched_fields(layout, int(config.batch_size), unit_bounds.size == 0)
+    if batched_fields:
+        kernel = fields_train_blocks.dispatcher
 
-    def work(t):
-        kernel(indptr, indices, data, targets, sample_weight, unit_bounds, block_bounds, shares[t],
-               input_table, dense_params, dense_state, layout, config, callback, scratches[t],
-               first_step + 1 + t, n_threads, stats[t])
+        def work(t):
+            kernel(indptr, indices, data, targets, sample_weight, block_bounds, shares[t],
+                   input_table, dense_params, dense_state, layout, config, callback, scratches[t],
+                   first_step + 1 + t, n_threads, stats[t])
+    else:
+        kernel = train_blocks.dispatcher
 
-    run_in_threads(work, n_threads)
+        def work(t):
+            kernel(indptr, indices, data, targets, sample_weight, unit_bounds, block_bounds, shares[t],
+                   input_table, dense_params, dense_state, layout, config, callback, scratches[t],
+                   first_step + 1 + t, n_threads, stats[t])
+
+    if batched_fields:
+        # Each Hogwild thread is one core's worth of work: a BLAS pool of
+        # its own per matrix product would oversubscribe the cores.
+        with threadpool_limits(limits=1, user_api="blas"):
+            run_in_threads(work, n_threads)
+    else:
+        run_in_threads(work, n_threads)
     failed = np.flatnonzero(stats[:, STAT_STATUS] != STATUS_OK)
     status, bad_unit = STATUS_OK, -1
     if failed.size:
