@@ -44,12 +44,20 @@ from skvectorflow.survival import concordance_index
 
 @pytest.fixture(scope="module")
 def client():
+    # Starting process workers sets OMP_NUM_THREADS=1 (and MKL's, OpenBLAS's) in
+    # THIS process's environment too (distributed's nanny pre-spawn settings),
+    # which caps every later local fit at one thread: restore it afterwards.
+    environment = dict(os.environ)
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        dashboard_address=":0", worker_dashboard_address=":0")
-    with distributed.Client(cluster) as dask_client:
-        svf_dask.warmup(dask_client)
-        yield dask_client
-    cluster.close()
+    try:
+        with distributed.Client(cluster) as dask_client:
+            svf_dask.warmup(dask_client)
+            yield dask_client
+    finally:
+        cluster.close()
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 @pytest.fixture(scope="module")
