@@ -80,6 +80,7 @@ from benchmarks.reporting import (
     markdown_context,
     markdown_table,
     run_metadata,
+    table_cells,
     text_table,
     write_report,
 )
@@ -500,13 +501,9 @@ TARGET_COLUMNS = [("target", "target", "{}"), ("this run", "measured", "{}"),
                   ("status", "status", "{}")]
 
 
-def _cells(columns, row):
-    return [("-" if row.get(key) is None else fmt.format(row[key])) for _, key, fmt in columns]
-
-
 def _table(columns, rows, n_left, markdown=False):
     header = [title for title, _, _ in columns]
-    cells = [_cells(columns, row) for row in rows]
+    cells = [table_cells(columns, row) for row in rows]
     return markdown_table(header, cells, n_left) if markdown else [text_table(header, cells,
                                                                               n_left)]
 

@@ -68,6 +68,7 @@ from benchmarks.reporting import (
     markdown_context,
     markdown_table,
     run_metadata,
+    table_cells,
     text_table,
     write_report,
 )
@@ -298,8 +299,7 @@ COLUMNS = [
 
 
 def _cells(result):
-    return [("-" if result.get(key) is None else fmt.format(result[key]))
-            for _, key, fmt in COLUMNS]
+    return table_cells(COLUMNS, result)
 
 
 def format_markdown(report):

@@ -77,6 +77,11 @@ def describe_machine(meta):
             + ", ".join(f"{name} {version}" for name, version in meta["versions"].items()))
 
 
+def table_cells(columns, row):
+    """One table row's cells: each ``(title, key, format)`` column's value, or ``-`` if absent."""
+    return [("-" if row.get(key) is None else fmt.format(row[key])) for _, key, fmt in columns]
+
+
 def text_table(header, rows, n_left):
     """An aligned text table; the first ``n_left`` columns left-aligned, the rest right-aligned."""
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
