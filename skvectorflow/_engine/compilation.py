@@ -7,6 +7,12 @@ process.  Numba compiles such a kernel when it is decorated; wrapping it here
 defers that to the first call, so importing the package compiles nothing; ``load_all_kernels`` compiles
 (or loads) every kernel made so far at once, ahead of the first fit, e.g. on
 each worker of a cluster.
+
+Kernels use NumPy's error model: a float division by zero gives ``inf`` or
+``nan`` (which the epochs' finiteness checks report) rather than raising.
+Python's model tests every divisor, and that branch keeps LLVM from
+vectorising loops such as the optimizers' updates (measured 5 ns a parameter
+against 0.4 ns).
 """
 
 import threading
@@ -45,7 +51,7 @@ class KernelOnFirstUse:
             with self._lock:
                 if self._dispatcher is None:
                     self._dispatcher = numba.njit(
-                        self._make_signature(), nogil=True, cache=True
+                        self._make_signature(), nogil=True, cache=True, error_model="numpy"
                     )(self._pyfunc)
         return self._dispatcher
 

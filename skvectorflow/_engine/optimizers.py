@@ -44,6 +44,7 @@ same weight may lose an update, never corrupt memory.
 import math
 
 import numba
+import numpy as np
 
 SGD = 0
 ADAGRAD = 1
@@ -209,32 +210,62 @@ def update_dense(params, state, grad, start, stop, scale, rate, penalised, confi
         Whether L2/L1 apply (weights: yes; biases: no).
     config : TrainConfig
     """
-    alpha = config.alpha if penalised else 0.0
-    l1 = config.l1 if penalised else 0.0
-    eps = config.epsilon
+    # float32 scalars, one loop per rule chosen outside it, and slices indexed
+    # from 0 (a runtime offset makes Numba's negative-index wraparound a
+    # select in every access): LLVM then vectorises the loops, 0.4 ns a
+    # parameter instead of 3-5, which matters for the 10^5-10^6 dense
+    # parameters a mini-batch step of a wide MLP updates.
+    alpha = np.float32(config.alpha if penalised else 0.0)
+    l1 = np.float32(config.l1 if penalised else 0.0)
+    eps = np.float32(config.epsilon)
+    scale = np.float32(scale)
+    rate = np.float32(rate)
     optimizer = config.optimizer
     n = params.shape[0]
-    for p in range(start, stop):
-        w = params[p]
-        g = scale * grad[p] + alpha * w
-        if optimizer == SGD:
-            step = rate
-            w -= step * g
-        elif optimizer == ADAM:
-            m = config.beta_1 * state[p] + (1.0 - config.beta_1) * g
-            v = config.beta_2 * state[n + p] + (1.0 - config.beta_2) * g * g
-            state[p] = m
-            state[n + p] = v
-            step = rate / (math.sqrt(v) + eps)
-            w -= step * m
-        else:  # ADAGRAD and ROWWISE_ADAGRAD: dense layers use per-weight AdaGrad
-            acc = state[p] + g * g
-            state[p] = acc
-            step = rate / (math.sqrt(acc) + eps)
-            w -= step * g
+    weights = params[start:stop]
+    gradient = grad[start:stop]
+    if optimizer == SGD:
+        for p in range(weights.shape[0]):
+            w = weights[p]
+            weights[p] = w - rate * (scale * gradient[p] + alpha * w)
         if l1 > 0.0:
-            w = _soft_threshold(w, step * l1)
-        params[p] = w
+            for p in range(weights.shape[0]):
+                weights[p] = _soft_threshold(weights[p], rate * l1)
+    elif optimizer == ADAM:
+        beta_1 = np.float32(config.beta_1)
+        beta_2 = np.float32(config.beta_2)
+        one = np.float32(1.0)
+        first_moment = state[start:stop]
+        second_moment = state[n + start:n + stop]
+        for p in range(weights.shape[0]):
+            w = weights[p]
+            g = scale * gradient[p] + alpha * w
+            m = beta_1 * first_moment[p] + (one - beta_1) * g
+            v = beta_2 * second_moment[p] + (one - beta_2) * g * g
+            first_moment[p] = m
+            second_moment[p] = v
+            step = rate / (np.sqrt(v) + eps)
+            w -= step * m
+            if l1 > 0.0:
+                w = _soft_threshold(w, step * l1)
+            weights[p] = w
+    else:  # ADAGRAD and ROWWISE_ADAGRAD: dense layers use per-weight AdaGrad
+        accumulator = state[start:stop]
+        if l1 > 0.0:
+            for p in range(weights.shape[0]):
+                w = weights[p]
+                g = scale * gradient[p] + alpha * w
+                acc = accumulator[p] + g * g
+                accumulator[p] = acc
+                step = rate / (np.sqrt(acc) + eps)
+                weights[p] = _soft_threshold(w - step * g, step * l1)
+        else:
+            for p in range(weights.shape[0]):
+                w = weights[p]
+                g = scale * gradient[p] + alpha * w
+                acc = accumulator[p] + g * g
+                accumulator[p] = acc
+                weights[p] = w - rate * g / (np.sqrt(acc) + eps)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
