@@ -9,11 +9,18 @@ BLAS-sized work:
 1. per row (sparse): the dense columns and the pooled embedding of each field
    into the batch's matrices;
 2. the bottom MLP as ``(n x h_in) @ (h_in x h_out)`` products;
-3. the interaction per row;
-4. the top MLP as matrix products, the loss per row;
+3. the interaction batch-wide: the vectors are stored in tiles of
+   ``ROW_TILE`` rows, ``(tile, vector, d, row)``, and the interaction's output
+   transposed, ``(h0, row)``, so each pairwise dot product is a loop over
+   rows, which LLVM vectorises (a dot product of ``d`` values is a
+   sequential sum it may not reorder); a tile's vectors and their gradients
+   stay in the L2 cache, where a whole batch of 1024 rows would not;
+4. the top MLP as matrix products (its first layer reads the transposed
+   interaction), the loss per row;
 5. backward likewise: ``dW = A.T @ dZ`` once per batch and
-   ``dA = dZ @ W.T``; the interaction's gradient per row, whose field vectors
-   are summed per table row in the mini-batch hash table (``minibatch``);
+   ``dA = dZ @ W.T``; the interaction's gradient batch-wide, then each row's
+   field vectors summed per table row in the mini-batch hash table
+   (``minibatch``);
 6. one optimizer step (``minibatch.apply_step``): dense parameters once,
    each touched table row once (row-wise AdaGrad or any other rule).
 
@@ -51,20 +58,29 @@ from .network import INTERACTION_DOT, SPEC_INTERACTION, SPEC_N_FIELDS, SPEC_TABL
 from .objectives import unit_loss
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 
+# Rows per tile of the interaction's vectors: 64 rows of 27 vectors of 16
+# floats are 110 kB, so a tile and its gradients stay in L2.
+ROW_TILE = 64
+
 
 def batch_buffer_length(layout, batch_size):
     """Floats of one thread's batch matrices for ``batch_size`` rows.
 
     Per row: the bottom MLP's layers (the dense columns first), the
-    interaction vectors, the top MLP's layers, and two back-propagation
-    buffers as wide as the widest layer.
+    interaction vectors and their gradients, the top MLP's layers, and two
+    back-propagation buffers as wide as the widest layer.
     """
     d = int(layout.input_spec[SPEC_TABLE_WIDTH])
     bottom = layout.bottom_sizes
     n_vectors = int(layout.input_spec[SPEC_N_FIELDS]) + int(bottom.size > 0)
     widest = int(max(np.max(layout.layer_sizes), np.max(bottom, initial=1)))
-    per_row = int(np.sum(bottom)) + n_vectors * d + int(np.sum(layout.layer_sizes)) + 2 * widest
-    return batch_size * per_row
+    per_row = int(np.sum(bottom)) + int(np.sum(layout.layer_sizes)) + 2 * widest
+    return batch_size * per_row + 2 * _tiled(batch_size) * n_vectors * d
+
+
+def _tiled(n_rows):
+    """``n_rows`` rounded up to whole tiles."""
+    return (n_rows + ROW_TILE - 1) // ROW_TILE * ROW_TILE
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -74,36 +90,61 @@ def _matrix(buffer, start, n_rows, n_columns):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
+def _vectors(buffer, start, n_tiles, n_vectors, d):
+    """``buffer[start:]`` as a C-contiguous ``(n_tiles, n_vectors, d, ROW_TILE)`` array (a view)."""
+    return buffer[start : start + n_tiles * n_vectors * d * ROW_TILE].reshape(n_tiles, n_vectors, d, ROW_TILE)
+
+
+# The element-wise helpers below index slices from 0: with an offset added at
+# run time, Numba's negative-index wraparound puts a select in every access and
+# LLVM no longer vectorises the loop (about 10x slower on these matrices).
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
 def _add_bias_and_activate(values, n_rows, n_columns, params, bias_start, code, activated):
+    bias = params[bias_start : bias_start + n_columns]
+    if not activated:
+        code = -1
     for r in range(n_rows):
-        for o in range(n_columns):
-            z = values[r, o] + params[bias_start + o]
-            if activated:
-                # The hidden activations of kernels.activate, on a matrix.
-                if code == RELU:
-                    z = max(0.0, z)
-                elif code == TANH:
-                    z = math.tanh(z)
-                elif code == LOGISTIC:
-                    z = 1.0 / (1.0 + math.exp(-z))
-            values[r, o] = z
+        row = values[r]
+        # The hidden activations of kernels.activate, on a matrix; the branch
+        # is outside the loop so that each loop vectorises.
+        if code == RELU:
+            for o in range(n_columns):
+                row[o] = max(np.float32(0.0), row[o] + bias[o])
+        elif code == TANH:
+            for o in range(n_columns):
+                row[o] = math.tanh(row[o] + bias[o])
+        elif code == LOGISTIC:
+            for o in range(n_columns):
+                row[o] = 1.0 / (1.0 + math.exp(-(row[o] + bias[o])))
+        else:
+            for o in range(n_columns):
+                row[o] += bias[o]
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
 def _sum_rows_into(values, n_rows, n_columns, out, out_start):
     """``out[out_start + o] = sum_r values[r, o]`` (a bias gradient, written once per batch)."""
+    total = out[out_start : out_start + n_columns]
     for o in range(n_columns):
-        out[out_start + o] = 0.0
+        total[o] = 0.0
     for r in range(n_rows):
         for o in range(n_columns):
-            out[out_start + o] += values[r, o]
+            total[o] += values[r, o]
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
 def _scale_by_derivative(deltas, outputs, n_rows, n_columns, code):
-    for r in range(n_rows):
-        for o in range(n_columns):
-            deltas[r, o] *= activation_derivative(code, outputs[r, o])
+    if code == RELU:
+        for r in range(n_rows):
+            for o in range(n_columns):
+                if not outputs[r, o] > 0.0:
+                    deltas[r, o] = 0.0
+    else:
+        for r in range(n_rows):
+            for o in range(n_columns):
+                deltas[r, o] *= activation_derivative(code, outputs[r, o])
 
 
 def train_fields_batches(indptr, indices, data, targets, sample_weight, block_bounds, block_order,
@@ -164,8 +205,9 @@ def train_fields_batches(indptr, indices, data, targets, sample_weight, block_bo
     for layer in range(n_bottom):
         widest = max(widest, bottom[layer])
     vectors_start = capacity * bottom_total
-    top_start = vectors_start + capacity * n_vectors * d
+    top_start = vectors_start + ((capacity + ROW_TILE - 1) // ROW_TILE * ROW_TILE) * n_vectors * d
     delta_starts = (top_start + capacity * top_total, top_start + capacity * (top_total + widest))
+    vector_grads_start = top_start + capacity * (top_total + 2 * widest)
     bottom_offsets = layout.bottom_activation_offsets
     top_offsets = layout.activation_offsets
     loss_sum = 0.0
@@ -202,15 +244,19 @@ def train_fields_batches(indptr, indices, data, targets, sample_weight, block_bo
 
         # 1. Dense columns and pooled embeddings, per row.
         dense_values = _matrix(buffer, 0, n, max(n_dense, 1))
-        vectors = _matrix(buffer, vectors_start, n, n_vectors * d)
+        n_tiles = (n + ROW_TILE - 1) // ROW_TILE
+        vectors = _vectors(buffer, vectors_start, n_tiles, n_vectors, d)
+        for t in range(n_tiles):
+            for a in range(n_vectors):
+                for c in range(d):
+                    for i in range(ROW_TILE):
+                        vectors[t, a, c, i] = 0.0
         for r in range(n):
             if r + PREFETCH_ROWS_AHEAD < n:
                 prefetch_row_features(indptr, indices, batch_rows[r + PREFETCH_ROWS_AHEAD], input_table)
             row = batch_rows[r]
             for c in range(n_dense):
                 dense_values[r, c] = 0.0
-            for c in range(n_vectors * d):
-                vectors[r, c] = 0.0
             for p in range(indptr[row], indptr[row + 1]):
                 feature = indices[p]
                 x = data[p]
@@ -218,9 +264,9 @@ def train_fields_batches(indptr, indices, data, targets, sample_weight, block_bo
                 if field < 0:
                     dense_values[r, -1 - field] += x
                 else:
-                    start = (first_field + field) * d
+                    vector = first_field + field
                     for c in range(d):
-                        vectors[r, start + c] += x * input_table[feature, c]
+                        vectors[r // ROW_TILE, vector, c, r % ROW_TILE] += x * input_table[feature, c]
 
         # 2. The bottom MLP, every layer activated; its output is vector 0.
         for layer in range(1, n_bottom):
@@ -235,37 +281,51 @@ def train_fields_batches(indptr, indices, data, targets, sample_weight, block_bo
             bottom_out = _matrix(buffer, capacity * bottom_offsets[n_bottom - 1], n, d)
             for r in range(n):
                 for c in range(d):
-                    vectors[r, c] = bottom_out[r, c]
+                    vectors[r // ROW_TILE, 0, c, r % ROW_TILE] = bottom_out[r, c]
 
-        # 3. The interaction, per row (layer 0 of the top, not activated).
-        interaction = _matrix(buffer, top_start, n, h0)
-        for r in range(n):
-            for c in range(h0):
-                interaction[r, c] = dense_params[c]
+        # 3. The interaction, transposed (layer 0 of the top, not activated).
+        interaction = _matrix(buffer, top_start, h0, n)
+        for c in range(h0):
+            bias = dense_params[c]
+            for r in range(n):
+                interaction[c, r] = bias
+        # Per tile, each output row's columns of the tile as a view indexed
+        # from 0 (see _add_bias_and_activate); its loop over rows vectorises.
+        for t in range(n_tiles):
+            first = t * ROW_TILE
+            m = min(ROW_TILE, n - first)
             if dot_interaction:
                 position = 0
                 if has_bottom:
                     for c in range(d):
-                        interaction[r, c] += vectors[r, c]
+                        out = interaction[c, first : first + m]
+                        for i in range(m):
+                            out[i] += vectors[t, 0, c, i]
                     position = d
                 for a in range(1, n_vectors):
                     for b_vector in range(a):
-                        dot = 0.0
+                        out = interaction[position, first : first + m]
                         for c in range(d):
-                            dot += vectors[r, a * d + c] * vectors[r, b_vector * d + c]
-                        interaction[r, position] += dot
+                            for i in range(m):
+                                out[i] += vectors[t, a, c, i] * vectors[t, b_vector, c, i]
                         position += 1
             else:
-                for c in range(n_vectors * d):
-                    interaction[r, c] += vectors[r, c]
+                for a in range(n_vectors):
+                    for c in range(d):
+                        out = interaction[a * d + c, first : first + m]
+                        for i in range(m):
+                            out[i] += vectors[t, a, c, i]
 
         # 4. The top MLP; the output layer is linear.
         for layer in range(1, n_layers):
             n_in = sizes[layer - 1]
             n_out = sizes[layer]
-            inputs = _matrix(buffer, top_start + capacity * top_offsets[layer - 1], n, n_in)
             outputs = _matrix(buffer, top_start + capacity * top_offsets[layer], n, n_out)
-            np.dot(inputs, _matrix(dense_params, layout.weight_offsets[layer], n_in, n_out), outputs)
+            weights = _matrix(dense_params, layout.weight_offsets[layer], n_in, n_out)
+            if layer == 1:
+                np.dot(interaction.T, weights, outputs)
+            else:
+                np.dot(_matrix(buffer, top_start + capacity * top_offsets[layer - 1], n, n_in), weights, outputs)
             _add_bias_and_activate(outputs, n, n_out, dense_params, layout.bias_offsets[layer],
                                    activation, layer < n_layers - 1)
 
@@ -299,54 +359,83 @@ def train_fields_batches(indptr, indices, data, targets, sample_weight, block_bo
                 if g != 0.0:
                     batch_has_gradient[r] = True
 
-        # 5. Backward through the top MLP: dW = A.T @ dZ, dA = dZ @ W.T.
+        # 5. Backward through the top MLP: dW = A.T @ dZ, dA = dZ @ W.T; for
+        # the first layer, whose input is the transposed interaction,
+        # dW = I @ dZ and dI = W @ dZ.T (transposed too).
         for layer in range(n_layers - 1, 0, -1):
             n_in = sizes[layer - 1]
             n_out = sizes[layer]
-            inputs = _matrix(buffer, top_start + capacity * top_offsets[layer - 1], n, n_in)
             weights = _matrix(dense_params, layout.weight_offsets[layer], n_in, n_out)
-            np.dot(inputs.T, deltas, _matrix(dense_grad, layout.weight_offsets[layer], n_in, n_out))
+            weight_grad = _matrix(dense_grad, layout.weight_offsets[layer], n_in, n_out)
             _sum_rows_into(deltas, n, n_out, dense_grad, layout.bias_offsets[layer])
-            back = _matrix(buffer, delta_starts[1 - current], n, n_in)
-            np.dot(deltas, weights.T, back)
-            if layer > 1:
+            if layer == 1:
+                np.dot(interaction, deltas, weight_grad)
+                np.dot(weights, deltas.T, _matrix(buffer, delta_starts[1 - current], n_in, n))
+            else:
+                inputs = _matrix(buffer, top_start + capacity * top_offsets[layer - 1], n, n_in)
+                np.dot(inputs.T, deltas, weight_grad)
+                back = _matrix(buffer, delta_starts[1 - current], n, n_in)
+                np.dot(deltas, weights.T, back)
                 _scale_by_derivative(back, inputs, n, n_in, activation)
+                deltas = back
             current = 1 - current
-            deltas = back
-        _sum_rows_into(deltas, n, h0, dense_grad, 0)
+        interaction_grad = _matrix(buffer, delta_starts[current], h0, n)
+        for c in range(h0):
+            total = np.float32(0.0)
+            for r in range(n):
+                total += interaction_grad[c, r]
+            dense_grad[c] = total
 
-        # The interaction's gradient, per row: each field's table rows get
-        # x_j times their pooled vector's gradient, summed per table row.
-        n_slots = 0
-        bottom_deltas = _matrix(buffer, delta_starts[1 - current], n, max(d, 1))
-        for r in range(n):
-            row = batch_rows[r]
+        # The interaction's gradient, batch-wide like its forward pass.
+        vector_grads = _vectors(buffer, vector_grads_start, n_tiles, n_vectors, d)
+        for t in range(n_tiles):
+            first = t * ROW_TILE
+            m = min(ROW_TILE, n - first)
             for a in range(n_vectors):
                 for c in range(d):
-                    vector_grad[a, c] = 0.0
+                    for i in range(m):
+                        vector_grads[t, a, c, i] = 0.0
             if dot_interaction:
                 position = 0
                 if has_bottom:
                     for c in range(d):
-                        vector_grad[0, c] = deltas[r, c]
+                        grad_in = interaction_grad[c, first : first + m]
+                        for i in range(m):
+                            vector_grads[t, 0, c, i] = grad_in[i]
                     position = d
                 for a in range(1, n_vectors):
                     for b_vector in range(a):
-                        g = deltas[r, position]
-                        if g != 0.0:
-                            for c in range(d):
-                                vector_grad[a, c] += g * vectors[r, b_vector * d + c]
-                                vector_grad[b_vector, c] += g * vectors[r, a * d + c]
+                        grad_in = interaction_grad[position, first : first + m]
+                        for c in range(d):
+                            for i in range(m):
+                                vector_grads[t, a, c, i] += grad_in[i] * vectors[t, b_vector, c, i]
+                                vector_grads[t, b_vector, c, i] += grad_in[i] * vectors[t, a, c, i]
                         position += 1
             else:
                 for a in range(n_vectors):
                     for c in range(d):
-                        vector_grad[a, c] = deltas[r, a * d + c]
-            if has_bottom:
+                        grad_in = interaction_grad[a * d + c, first : first + m]
+                        for i in range(m):
+                            vector_grads[t, a, c, i] = grad_in[i]
+        bottom_deltas = _matrix(buffer, delta_starts[1 - current], n, max(d, 1))
+        if has_bottom:
+            for r in range(n):
                 for c in range(d):
-                    bottom_deltas[r, c] = vector_grad[0, c] * activation_derivative(activation, vectors[r, c])
+                    t = r // ROW_TILE
+                    i = r % ROW_TILE
+                    bottom_deltas[r, c] = vector_grads[t, 0, c, i] * activation_derivative(activation,
+                                                                                         vectors[t, 0, c, i])
+
+        # Each field's table rows get x_j times their pooled vector's
+        # gradient, summed per table row.
+        n_slots = 0
+        for r in range(n):
             if not batch_has_gradient[r]:
                 continue  # as the row-by-row epoch: no slot for a row without gradient
+            for a in range(first_field, n_vectors):
+                for c in range(d):
+                    vector_grad[a, c] = vector_grads[r // ROW_TILE, a, c, r % ROW_TILE]
+            row = batch_rows[r]
             for p in range(indptr[row], indptr[row + 1]):
                 field = role[indices[p]]
                 if field >= 0:
