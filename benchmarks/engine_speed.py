@@ -83,6 +83,8 @@ from benchmarks.reporting import (
     write_report,
 )
 from skvectorflow import SparseMLPClassifier
+from skvectorflow._engine.network import fill_uniform_columns
+from skvectorflow._engine.prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 from skvectorflow.datasets import make_sparse_classification
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -233,6 +235,161 @@ class BareLogistic:
     def predict_proba(self, X):
         """Probabilities of classes 0 and 1, shape (n_rows, 2)."""
         positive = expit(X @ self.table_[:, 0].astype(np.float64) + self.bias_[0])
+        return np.column_stack([1.0 - positive, positive])
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def bare_mlp16_epoch(indptr, indices, data, y, block_bounds, block_order, table, dense, dense_state,
+                     learning_rate, alpha, epsilon):
+    r"""One epoch of per-row SGD for a one-hidden-layer ReLU MLP of 16 units.
+
+    The floor for skvectorflow's ``MLP(16)``: the same model and optimizers
+    written for this one shape (16 constant, no layout, no loss dispatch, no
+    checks).  For a row ``x``: ``h = relu(b + sum_k x_k W_{j_k})``,
+    ``z = c + v . h``, ``g = sigmoid(z) - y``; each touched table row takes a
+    row-wise AdaGrad step (one accumulator per row, the mean squared gradient,
+    as DLRM's tables) on ``g x_k (v * relu'(h)) + alpha W_j``, and the dense
+    parameters ``b, v, c`` a per-parameter AdaGrad step.
+
+    Parameters
+    ----------
+    indptr, indices, data
+        The CSR arrays of X (float32 values, int32 indices).
+    y : float64 array of shape (n_rows,)
+    block_bounds, block_order : int64 arrays
+        As for :func:`bare_adagrad_logistic_epoch`.
+    table : float32 array of shape (n_features, 17), changed in place
+        Columns 0-15 the weights, column 16 the row's AdaGrad accumulator.
+    dense : float32 array of shape (33,), changed in place
+        ``b`` (16), ``v`` (16), ``c``.
+    dense_state : float32 array of shape (33,), changed in place
+    learning_rate, alpha, epsilon : float
+
+    Returns
+    -------
+    loss : float
+        Sum of the rows' logistic losses, each taken before its update.
+    """
+    rate = np.float32(learning_rate)
+    alpha = np.float32(alpha)
+    eps = np.float32(epsilon)
+    hidden = np.zeros(16, dtype=np.float32)
+    delta = np.zeros(16, dtype=np.float32)
+    loss = 0.0
+    for b in range(block_order.shape[0]):
+        block = block_order[b]
+        for row in range(block_bounds[block], block_bounds[block + 1]):
+            # The engine's software prefetch of a later row's table rows: the
+            # gathers are memory-bound, and a floor without it is no floor.
+            if row + PREFETCH_ROWS_AHEAD < block_bounds[block + 1]:
+                prefetch_row_features(indptr, indices, row + PREFETCH_ROWS_AHEAD, table)
+            start = indptr[row]
+            stop = indptr[row + 1]
+            for u in range(16):
+                hidden[u] = dense[u]
+            for p in range(start, stop):
+                x = data[p]
+                weights = table[indices[p]]
+                for u in range(16):
+                    hidden[u] += x * weights[u]
+            z = dense[32]
+            for u in range(16):
+                hidden[u] = max(hidden[u], np.float32(0.0))
+                z += dense[16 + u] * hidden[u]
+            target = y[row]
+            if z >= 0.0:
+                e = math.exp(-z)
+                prob = 1.0 / (1.0 + e)
+                loss += math.log1p(e) + (1.0 - target) * z
+            else:
+                e = math.exp(z)
+                prob = e / (1.0 + e)
+                loss += math.log1p(e) - target * z
+            g = np.float32(prob - target)
+            for u in range(16):
+                delta[u] = g * dense[16 + u] if hidden[u] > 0.0 else np.float32(0.0)
+            for p in range(start, stop):
+                x = data[p]
+                weights = table[indices[p]]
+                mean_square = np.float32(0.0)
+                for u in range(16):
+                    gu = x * delta[u] + alpha * weights[u]
+                    mean_square += gu * gu
+                acc = weights[16] + mean_square / np.float32(16.0)
+                weights[16] = acc
+                step = rate / (np.sqrt(acc) + eps)
+                for u in range(16):
+                    weights[u] -= step * (x * delta[u] + alpha * weights[u])
+            for k in range(33):
+                if k < 16:
+                    gk = delta[k]
+                elif k < 32:
+                    gk = g * hidden[k - 16] + alpha * dense[k]
+                else:
+                    gk = g
+                acc = dense_state[k] + gk * gk
+                dense_state[k] = acc
+                dense[k] -= rate * gk / (np.sqrt(acc) + eps)
+    return loss
+
+
+class BareMLP16:
+    """A fit/predict_proba wrapper of :func:`bare_mlp16_epoch` (one epoch).
+
+    Parameters
+    ----------
+    learning_rate, alpha, epsilon : float
+        As in :func:`bare_mlp16_epoch`.
+    block_size : int
+        Rows per shuffled block.
+    random_state : int
+        Seed of the initial weights and of the block order.
+    """
+
+    def __init__(self, learning_rate, alpha, epsilon, block_size, random_state):
+        self.learning_rate = learning_rate
+        self.alpha = alpha
+        self.epsilon = epsilon
+        self.block_size = block_size
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        """Train for one epoch from Glorot-uniform weights and the log-odds prior bias.
+
+        Parameters
+        ----------
+        X : scipy.sparse.csr_matrix of float32, shape (n_rows, n_features)
+        y : array of {0, 1}, shape (n_rows,)
+
+        Returns
+        -------
+        self : BareMLP16
+        """
+        y = np.asarray(y, dtype=np.float64)
+        n_rows = X.shape[0]
+        rng = np.random.default_rng(self.random_state)
+        fan_in = max(X.nnz / max(n_rows, 1), 1.0)
+        self.table_ = np.zeros((X.shape[1], 17), dtype=np.float32)
+        # The engine's in-place draw: numpy's would add a second table's
+        # worth of temporaries and seconds to the floor.
+        fill_uniform_columns(self.table_, 0, 16, np.sqrt(6.0 / (fan_in + 16)),
+                             np.uint64(rng.integers(0, 2**63 - 1)))
+        prior = np.clip(y.mean(), 1e-6, 1 - 1e-6)
+        self.dense_ = np.zeros(33, dtype=np.float32)
+        self.dense_[16:32] = rng.uniform(-np.sqrt(6.0 / 17), np.sqrt(6.0 / 17), size=16)
+        self.dense_[32] = math.log(prior / (1 - prior))
+        self.dense_state_ = np.zeros(33, dtype=np.float32)
+        block_bounds = np.append(np.arange(0, n_rows, self.block_size), n_rows).astype(np.int64)
+        order = rng.permutation(block_bounds.size - 1).astype(np.int64)
+        self.loss_ = bare_mlp16_epoch(
+            X.indptr, X.indices, X.data, y, block_bounds, order, self.table_, self.dense_,
+            self.dense_state_, self.learning_rate, self.alpha, self.epsilon) / max(n_rows, 1)
+        return self
+
+    def predict_proba(self, X):
+        """Probabilities of classes 0 and 1, shape (n_rows, 2)."""
+        hidden = np.maximum(X @ self.table_[:, :16] + self.dense_[:16], 0.0)
+        positive = expit(hidden @ self.dense_[16:32].astype(np.float64) + self.dense_[32])
         return np.column_stack([1.0 - positive, positive])
 
 

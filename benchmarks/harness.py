@@ -19,7 +19,9 @@ linear logistic
     skvectorflow ``SparseMLPClassifier(hidden_layer_sizes=())`` with AdaGrad
     at each thread count, PyTorch, Vowpal Wabbit (from its cache).
 MLP(16)
-    skvectorflow with ReLU and row-wise AdaGrad at each thread count,
+    ``bare loop`` (the same model and optimizers in a Numba loop written for
+    16 units, the floor), skvectorflow with ReLU and row-wise AdaGrad at each
+    thread count,
     PyTorch, Vowpal Wabbit ``--nn 16``, scikit-learn ``MLPClassifier((16,))``
     under a time budget (extrapolated, marked ``*``).
 
@@ -62,6 +64,7 @@ from benchmarks.engine_speed import (
     LINEAR_LEARNING_RATE,
     MLP_LEARNING_RATE,
     BareLogistic,
+    BareMLP16,
     PeakMemory,
     _default_threads,
     _positive_int,
@@ -134,6 +137,9 @@ def _plan(threads, peers, mlp_time_budget):
         plan.append(("sklearn SGDClassifier", "linear", "sgd", 1, lambda: SGDClassifier(
             loss="log_loss", max_iter=1, tol=None, random_state=RANDOM_STATE)))
     for hidden, model in ((0, "linear"), (16, "MLP(16)")):
+        if hidden and "bare" in peers:
+            plan.append(("bare Numba loop", model, "bare", 1, lambda: BareMLP16(
+                MLP_LEARNING_RATE, ALPHA, EPSILON, BLOCK_SIZE, RANDOM_STATE)))
         for n in threads:
             plan.append(("skvectorflow", model, "svf", n, lambda n=n, h=hidden: _svf(h, n)))
         if "torch" in peers:

@@ -37,7 +37,8 @@ def test_tiny_suite_writes_json_and_markdown(tmp_path, without_optional_peers, c
     report = json.loads(output.read_text())
     runs = {(r["peer"], r["model"], r["threads"]) for r in report["results"]}
     assert runs == {("bare", "linear", 1), ("sgd", "linear", 1), ("svf", "linear", 1),
-                    ("svf", "linear", 2), ("svf", "MLP(16)", 1), ("svf", "MLP(16)", 2)}
+                    ("svf", "linear", 2), ("bare", "MLP(16)", 1), ("svf", "MLP(16)", 1),
+                    ("svf", "MLP(16)", 2)}
     for result in report["results"]:
         assert result["ns_per_nnz"] > 0 and 0 <= result["roc_auc"] <= 1
         assert result["x_svf"] > 0
