@@ -567,8 +567,8 @@ def _add_train_arguments(train):
                             "DATA plus one (set it for hashed features, so that columns "
                             "missing from DATA but present at predict time still count)")
     network = train.add_argument_group(
-        "model parameters (left out: the estimator's default; a flag the model has no "
-        "parameter for is an error)", argument_default=argparse.SUPPRESS)
+        "model parameters (left out, each keeps the estimator's default)",
+        argument_default=argparse.SUPPRESS)
     network.add_argument("--hidden", type=_hidden_layer_sizes, metavar="SIZES",
                          help="hidden layer widths, comma-separated (16, or 64,16); "
                               "default: none, a linear model (or the factorization machine "
