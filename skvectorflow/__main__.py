@@ -53,6 +53,12 @@ Data bigger than memory: convert once, then train from the memory map::
 
     python -m skvectorflow convert big.svm.gz big --query-id
     python -m skvectorflow train big --model ranker --epochs 1 --output ranker.joblib
+
+Criteo click logs: the converted folder stores its field map, which DLRM uses::
+
+    python -m skvectorflow convert day_0.gz day_0 --format criteo --hash-bits 18
+    python -m skvectorflow train day_0 --model dlrm-classifier --embedding-dim 16 \\
+        --bottom-mlp 64,16 --top-mlp 64 --batch-size 64 --epochs 1 --output dlrm.joblib
 """
 
 import argparse
@@ -76,6 +82,9 @@ from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 from sklearn.utils.validation import check_is_fitted
 
 from . import (
+    DLRMClassifier,
+    FactorizationMachineClassifier,
+    FactorizationMachineRegressor,
     SparseMLPClassifier,
     SparseMLPRanker,
     SparseMLPRegressor,
@@ -83,8 +92,15 @@ from . import (
     __version__,
 )
 from ._base import effective_n_threads
-from ._datafiles import DataFileError, line_of_row, read_data_file
+from ._datafiles import (
+    DataFileError,
+    line_of_row,
+    read_data_file,
+    read_field_map,
+    stored_field_map,
+)
 from .datasets import make_sparse_classification
+from .fields import check_field_map
 from .survival import make_survival_target, mean_exponential_nll
 
 __all__ = ["main"]
@@ -432,12 +448,17 @@ def _signed_times_as_survival(labels, path):
 
 
 class _ModelKind(NamedTuple):
-    """What ``train`` needs to know about one ``--model`` choice."""
+    """What ``train`` needs to know about one ``--model`` choice.
+
+    ``shape_parameters`` are the parameters that the "fitting ..." line
+    shows: those that set the network's shape.
+    """
 
     estimator: type
     needs_qid: bool
     target_from_labels: object
     held_out_scores: object
+    shape_parameters: tuple = ("hidden_layer_sizes",)
 
 
 _MODEL_KINDS = {
@@ -447,6 +468,32 @@ _MODEL_KINDS = {
     "survival": _ModelKind(SurvivalExponentialRegressor, False, _signed_times_as_survival,
                            _survival_scores),
     "ranker": _ModelKind(SparseMLPRanker, True, _labels_as_is, _ranking_scores),
+    "fm-classifier": _ModelKind(FactorizationMachineClassifier, False, _labels_as_is,
+                                _classification_scores, ("n_factors", "hidden_layer_sizes")),
+    "fm-regressor": _ModelKind(FactorizationMachineRegressor, False, _labels_as_is,
+                               _regression_scores, ("n_factors", "hidden_layer_sizes")),
+    "dlrm-classifier": _ModelKind(DLRMClassifier, False, _labels_as_is, _classification_scores,
+                                  ("embedding_dim", "bottom_mlp", "top_mlp", "interaction")),
+}
+
+# The estimator parameter each model flag of ``train`` sets (by argparse dest).
+# The flags default to "not given" (argparse.SUPPRESS), so a flag left out
+# leaves the estimator's own default, and a flag given to a model without its
+# parameter is refused.
+_PARAMETER_OF_FLAG = {
+    "hidden": "hidden_layer_sizes",
+    "activation": "activation",
+    "loss": "loss",
+    "optimizer": "optimizer",
+    "learning_rate": "learning_rate_init",
+    "alpha": "alpha",
+    "l1": "l1",
+    "batch_size": "batch_size",
+    "n_factors": "n_factors",
+    "embedding_dim": "embedding_dim",
+    "bottom_mlp": "bottom_mlp",
+    "top_mlp": "top_mlp",
+    "interaction": "interaction",
 }
 
 
@@ -462,6 +509,11 @@ def _hidden_layer_sizes(text):
     if min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"layer widths must be at least 1, got {text!r}")
     return sizes
+
+
+def _bottom_mlp(text):
+    """Parse ``--bottom-mlp``: widths as for ``--hidden``, or ``none`` for data without dense columns."""
+    return None if text.strip().lower() == "none" else _hidden_layer_sizes(text)
 
 
 def _fraction(text):
@@ -498,7 +550,7 @@ def _add_train_arguments(train):
                        help="training file: svmlight/libsvm text (.gz/.bz2 too) or .npz")
     train.add_argument("--output", "-o", required=True, metavar="MODEL",
                        help="where to write the fitted model (joblib)")
-    train.add_argument("--model", choices=sorted(_MODEL_KINDS), default="mlp-classifier",
+    train.add_argument("--model", choices=list(_MODEL_KINDS), default="mlp-classifier",
                        help="the estimator to fit")
     held_out = train.add_mutually_exclusive_group()
     held_out.add_argument("--test", metavar="FILE",
@@ -514,10 +566,13 @@ def _add_train_arguments(train):
                        help="width of the model's input; default: the largest column id of "
                             "DATA plus one (set it for hashed features, so that columns "
                             "missing from DATA but present at predict time still count)")
-    network = train.add_argument_group("model parameters")
-    network.add_argument("--hidden", type=_hidden_layer_sizes, default=(), metavar="SIZES",
+    network = train.add_argument_group(
+        "model parameters (left out, each keeps the estimator's default)",
+        argument_default=argparse.SUPPRESS)
+    network.add_argument("--hidden", type=_hidden_layer_sizes, metavar="SIZES",
                          help="hidden layer widths, comma-separated (16, or 64,16); "
-                              "default: none, a linear model")
+                              "default: none, a linear model (or the factorization machine "
+                              "itself for fm-*)")
     network.add_argument("--activation", metavar="NAME",
                          help="activation of the hidden layers (relu, tanh, logistic, identity)")
     network.add_argument("--loss", metavar="NAME",
@@ -530,10 +585,29 @@ def _add_train_arguments(train):
     network.add_argument("--l1", type=float, metavar="A", help="L1 penalty")
     network.add_argument("--batch-size", type=_int_at_least(1), metavar="B",
                          help="rows (queries for the ranker) per update")
+    network.add_argument("--n-factors", type=_int_at_least(1), metavar="K",
+                         help="fm-*: entries of each column's factor vector (n_factors)")
+    network.add_argument("--embedding-dim", type=_int_at_least(1), metavar="D",
+                         help="dlrm-classifier: width of each embedding and of the bottom "
+                              "MLP's output")
+    network.add_argument("--bottom-mlp", type=_bottom_mlp, metavar="SIZES",
+                         help="dlrm-classifier: hidden widths of the MLP on the dense columns, "
+                              "comma-separated; 0 for a single layer, none for data without "
+                              "dense columns")
+    network.add_argument("--top-mlp", type=_hidden_layer_sizes, metavar="SIZES",
+                         help="dlrm-classifier: hidden widths of the MLP on the interactions, "
+                              "comma-separated")
+    network.add_argument("--interaction", choices=["dot", "cat"],
+                         help="dlrm-classifier: pairwise dot products of the embeddings, or "
+                              "their concatenation")
+    train.add_argument("--field-map", metavar="FILE",
+                       help="dlrm-classifier: a .npy of one integer a column of DATA, its field "
+                            "(-1 for a dense column); default: the field map stored in a folder "
+                            "written by 'convert --format criteo'")
     network.add_argument("--epochs", type=_int_at_least(1), default=5, metavar="E",
                          help="passes over the data (max_iter); all of them run unless "
                               "--early-stopping")
-    network.add_argument("--early-stopping", action="store_true",
+    network.add_argument("--early-stopping", action="store_true", default=False,
                          help="hold out 10%% of DATA inside the estimator, stop when its "
                               "score stops improving and keep the best epoch")
     network.add_argument("--n-jobs", type=_nonzero_int, default=-1, metavar="J",
@@ -550,19 +624,25 @@ def _add_train_arguments(train):
 
 def _estimator_from_flags(args, kind):
     """The unfitted estimator that ``train``'s flags describe."""
-    params = {"hidden_layer_sizes": args.hidden, "max_iter": args.epochs,
-              "n_jobs": args.n_jobs, "random_state": args.random_state,
-              "verbose": 0 if args.quiet else 1}
-    flags = {"activation": args.activation, "loss": args.loss, "optimizer": args.optimizer,
-             "learning_rate_init": args.learning_rate, "alpha": args.alpha, "l1": args.l1,
-             "batch_size": args.batch_size}
-    params.update({name: value for name, value in flags.items() if value is not None})
+    estimator = kind.estimator()
+    known = estimator.get_params()
+    params = {"max_iter": args.epochs, "n_jobs": args.n_jobs,
+              "random_state": args.random_state, "verbose": 0 if args.quiet else 1}
+    for dest, name in _PARAMETER_OF_FLAG.items():
+        if hasattr(args, dest):  # given: the flags default to argparse.SUPPRESS
+            if name not in known:
+                raise _CommandError(
+                    f"argument --{dest.replace('_', '-')}: {kind.estimator.__name__} has no "
+                    f"parameter {name!r} (see --help)", status=2)
+            params[name] = getattr(args, dest)
+    if args.field_map is not None and "field_of_column" not in known:
+        raise _CommandError(
+            f"argument --field-map: {kind.estimator.__name__} takes no field map, only "
+            "dlrm-classifier does (see --help)", status=2)
     if args.early_stopping:
         params["early_stopping"] = True
     else:
         params["tol"] = None  # --epochs means that many epochs
-    estimator = kind.estimator()
-    known = estimator.get_params()
     for name, value in args.param:
         if name not in known:
             raise _CommandError(
@@ -582,6 +662,28 @@ def _held_out_split(n_samples, qid, fraction, random_state):
         return next(splitter.split(np.zeros((n_samples, 1)), groups=qid))
     except ValueError as exc:  # too few rows or queries for the fraction
         raise _CommandError(f"argument --validation-fraction: {exc}") from None
+
+
+def _field_map_source(args):
+    """Where dlrm-classifier's field map comes from: ``(description, map)``, or a usage error."""
+    if args.field_map is not None:
+        return f"argument --field-map: {args.field_map}", read_field_map(args.field_map)
+    stored = stored_field_map(args.data)
+    if stored is None:
+        raise _CommandError(
+            f"argument --field-map: {args.model} needs the field of each column of {args.data}: "
+            "give --field-map FILE (a .npy of one integer a column, -1 for dense columns), or "
+            "train on a folder written by 'skvectorflow convert --format criteo', which stores "
+            "it (see --help)", status=2)
+    return f"{args.data}: its stored field map", stored
+
+
+def _checked_field_map(source, field_of_column, n_features):
+    """The field map checked against X's width; a mismatch is a usage error."""
+    try:
+        return check_field_map(field_of_column, n_features)[0]
+    except (ValueError, TypeError) as exc:
+        raise _CommandError(f"{source}: {exc} (see --help)", status=2) from None
 
 
 def _read(path, kind_needs_qid, n_features, say):
@@ -623,7 +725,10 @@ def _run_train(args):
     folder = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(folder):
         raise _CommandError(f"cannot write the model to {args.output}: no folder {folder}")
+    field_map = _field_map_source(args) if "field_of_column" in estimator.get_params() else None
     X, labels, qid = _read(args.data, needs_qid, args.n_features, say)
+    if field_map is not None:
+        estimator.set_params(field_of_column=_checked_field_map(*field_map, X.shape[1]))
     y = kind.target_from_labels(labels, args.data)
     if args.test is not None:
         X_test, labels_test, qid_test = _read(args.test, needs_qid, X.shape[1], say)
@@ -637,7 +742,8 @@ def _run_train(args):
         say(f"held out {test_rows.shape[0]:,} rows ({args.validation_fraction:.0%}) for scoring")
 
     fit_params = {"qid": qid} if kind.needs_qid else {}
-    say(f"fitting {estimator.__class__.__name__}(hidden_layer_sizes={estimator.hidden_layer_sizes}) "
+    shape = ", ".join(f"{name}={getattr(estimator, name)!r}" for name in kind.shape_parameters)
+    say(f"fitting {estimator.__class__.__name__}({shape}) "
         f"on {X.shape[0]:,} rows with {effective_n_threads(estimator.n_jobs)} thread(s)")
     started = time.perf_counter()
     estimator.fit(X, y, **fit_params)
@@ -882,9 +988,11 @@ _COMMANDS = (
         "held-out rows, and write it with joblib. Files: svmlight/libsvm text "
         "('<label> [qid:<query>] <column>:<value> ...', column ids used as they are) or an .npz "
         "holding the CSR arrays data, indices, indptr, shape and the labels y (and qid). "
-        "Labels: class labels for mlp-classifier, values for mlp-regressor, graded relevance "
-        "for ranker (whose lines need qid:<query>), and signed times for survival: t > 0 is an "
-        "event observed at time t, -t a row censored at time t.",
+        "Labels: class labels for mlp-classifier, fm-classifier and dlrm-classifier, values "
+        "for mlp-regressor and fm-regressor, graded relevance for ranker (whose lines need "
+        "qid:<query>), and signed times for survival: t > 0 is an event observed at time t, "
+        "-t a row censored at time t. dlrm-classifier also needs the field of each column: "
+        "--field-map FILE, or the map a folder written by 'convert --format criteo' stores.",
         _add_train_arguments, _run_train),
     _Command(
         "predict",

@@ -17,6 +17,10 @@ engine's types, so the estimators use X without another copy):
       np.savez("train.npz", data=X.data, indices=X.indices, indptr=X.indptr,
                shape=X.shape, y=y, qid=qid)
 
+A **field map** (the field of each column, ``-1`` for a dense one, as
+``DLRMClassifier`` takes it) is a 1-d integer ``.npy`` file, or is stored in
+a folder written by ``convert --format criteo`` (:func:`stored_field_map`).
+
 When the fast reader rejects a text file, the file is scanned again line by
 line (on this error path only) to name the first malformed line and what is
 wrong with it.
@@ -33,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.datasets import load_svmlight_file
 
-__all__ = ["DataFileError", "line_of_row", "read_data_file"]
+__all__ = ["DataFileError", "line_of_row", "read_data_file", "read_field_map", "stored_field_map"]
 
 _CSR_KEYS = ("data", "indices", "indptr", "shape")
 _QID = re.compile(r"qid:(-?\d+)$")
@@ -117,6 +121,64 @@ def _read_memory_mapped(path, query_id):
         raise DataFileError(f"{path}: the command line needs one plain label per row, "
                             f"the folder holds y of dtype {y.dtype} and shape {y.shape}")
     return X, np.asarray(y, dtype=np.float64), (loaded[2] if query_id else None)
+
+
+def read_field_map(path):
+    """Read a field map from a ``.npy`` file of integers, one a column.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    field_of_column : ndarray of int of shape (n_columns,)
+        As stored; its length and ids are checked against X by the caller.
+
+    Raises
+    ------
+    DataFileError
+        The file is missing, not an ``.npy`` array, or not 1-d integers.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataFileError(f"{path}: no such file")
+    try:
+        field_of_column = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataFileError(f"{path}: not a NumPy .npy array ({_reason(exc)})") from None
+    if not isinstance(field_of_column, np.ndarray) or field_of_column.ndim != 1 \
+            or field_of_column.dtype.kind not in "iu":
+        raise DataFileError(
+            f"{path}: a field map holds one integer a column (-1 for a dense column), got "
+            f"{getattr(field_of_column, 'dtype', type(field_of_column).__name__)} of shape "
+            f"{getattr(field_of_column, 'shape', ())}")
+    return field_of_column
+
+
+def stored_field_map(path):
+    """The field map stored with a folder written by ``convert``, or None.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A data file or folder; only a folder whose ``header.json`` says
+        ``"has_field_map": true`` (``convert --format criteo``) has one.
+
+    Returns
+    -------
+    field_of_column : ndarray of int32 of shape (n_features,) or None
+    """
+    from .io.csr_format import FIELD_MAP_FILE, read_header
+
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        return None
+    try:
+        has_field_map = read_header(path).get("has_field_map", False)
+    except ValueError as exc:
+        raise DataFileError(str(exc)) from None
+    return read_field_map(os.path.join(path, FIELD_MAP_FILE)) if has_field_map else None
 
 
 def _read_svmlight(path, query_id):

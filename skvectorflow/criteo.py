@@ -305,6 +305,9 @@ class CriteoReader:
         Bytes of text parsed so far.
     location : str
         File and first line of the chunk being parsed, for messages.
+    field_of_column : ndarray of int32, shape (n_features,)
+        The field map of every chunk (:func:`criteo_field_map`), which
+        :func:`skvectorflow.io.convert` stores with the converted folder.
 
     Examples
     --------
@@ -327,6 +330,10 @@ class CriteoReader:
         self.fraction_read = 0.0
         self.bytes_read = 0
         self.location = f"{self.path}, line 1"
+
+    @property
+    def field_of_column(self):
+        return criteo_field_map(self.n_dense, self.n_fields, self.hash_bits)
 
     def __iter__(self):
         limit = np.iinfo(np.int64).max // 2 if self.n_rows is None else self.n_rows

@@ -1,6 +1,7 @@
 """Tests of ``python -m skvectorflow train``, ``predict`` and ``convert`` on tiny files."""
 
 import gzip
+import json
 import subprocess
 import sys
 
@@ -11,13 +12,18 @@ import scipy.sparse as sp
 from sklearn.datasets import dump_svmlight_file
 
 from skvectorflow import (
+    DLRMClassifier,
+    FactorizationMachineClassifier,
+    FactorizationMachineRegressor,
     SparseMLPClassifier,
     SparseMLPRanker,
     SparseMLPRegressor,
     SurvivalExponentialRegressor,
 )
 from skvectorflow.__main__ import main
+from skvectorflow.criteo import criteo_field_map
 from skvectorflow.datasets import (
+    make_criteo_like,
     make_sparse_classification,
     make_sparse_ranking,
     make_sparse_regression,
@@ -63,10 +69,12 @@ def files_by_model(tmp_path_factory, classification_files):
     """A training file for every --model, and the data it holds."""
     folder = tmp_path_factory.mktemp("models")
     files = {"mlp-classifier": (classification_files[0] / "train.svm", None)}
+    files["fm-classifier"] = files["mlp-classifier"]
     X, y = make_sparse_regression(n_samples=400, n_features=N_FEATURES, nnz_per_row=10,
                                   random_state=1)
     dump_svmlight_file(X, y, str(folder / "regression.svm"))
     files["mlp-regressor"] = (folder / "regression.svm", None)
+    files["fm-regressor"] = files["mlp-regressor"]
     X, y = make_sparse_survival(n_samples=400, n_features=N_FEATURES, nnz_per_row=10,
                                 random_state=2)
     dump_svmlight_file(X, _signed_times(y), str(folder / "survival.svm"))
@@ -113,6 +121,8 @@ def test_train_then_predict_subprocess(classification_files, tmp_path):
     ("mlp-regressor", SparseMLPRegressor),
     ("survival", SurvivalExponentialRegressor),
     ("ranker", SparseMLPRanker),
+    ("fm-classifier", FactorizationMachineClassifier),
+    ("fm-regressor", FactorizationMachineRegressor),
 ])
 def test_every_model_trains_scores_and_predicts(model_name, estimator_class, files_by_model,
                                                  tmp_path, capsys):
@@ -385,3 +395,117 @@ def test_convert_bad_input_is_one_line_and_leaves_no_folder(tmp_path):
 def test_a_folder_that_is_not_a_converted_file_is_refused(tmp_path):
     _assert_one_line_error(_run("train", tmp_path, "-o", tmp_path / "m.joblib"),
                            "no header.json")
+
+
+# ---- recommendation models: factorization machines and DLRM on Criteo data --------
+
+CRITEO_HASH_BITS = 6
+
+
+@pytest.fixture(scope="module")
+def criteo_folder(tmp_path_factory):
+    """Criteo TSV converted by the command line, and the rows it holds."""
+    folder = tmp_path_factory.mktemp("criteo")
+    X, y, _ = make_criteo_like(400, hash_bits=CRITEO_HASH_BITS, random_state=0,
+                               path=folder / "day_0.tsv")
+    result = _run("convert", folder / "day_0.tsv", folder / "day_0", "--format", "criteo",
+                  "--hash-bits", CRITEO_HASH_BITS, "--quiet")
+    assert result.returncode == 0, result.stderr
+    return folder, X, y
+
+
+def test_convert_criteo_stores_its_field_map(criteo_folder):
+    folder, X, _ = criteo_folder
+    header = json.loads((folder / "day_0" / "header.json").read_text())
+    assert header["has_field_map"] and header["n_features"] == X.shape[1]
+    np.testing.assert_array_equal(np.load(folder / "day_0" / "field_of_column.npy"),
+                                  criteo_field_map(hash_bits=CRITEO_HASH_BITS))
+
+
+@pytest.mark.parametrize("model_name, flags, expected", [
+    ("fm-classifier", ["--n-factors", "3"], {"n_factors": 3}),
+    ("dlrm-classifier", ["--embedding-dim", "4", "--bottom-mlp", "8", "--top-mlp", "8,4",
+                         "--interaction", "cat", "--batch-size", "16"],
+     {"embedding_dim": 4, "bottom_mlp": (8,), "top_mlp": (8, 4), "interaction": "cat",
+      "batch_size": 16}),
+])
+def test_recommendation_models_train_and_predict_from_a_criteo_folder(
+        model_name, flags, expected, criteo_folder, tmp_path):
+    folder, X, _ = criteo_folder
+    model_path = tmp_path / "model.joblib"
+    result = _run("train", folder / "day_0", "--model", model_name, *flags, "--epochs", "2",
+                  "--n-jobs", "1", "--validation-fraction", "0.25", "-o", model_path)
+    assert result.returncode == 0, result.stderr
+    assert "held-out scores (100 rows): accuracy " in result.stdout
+    model = joblib.load(model_path)
+    assert isinstance(model, {"fm-classifier": FactorizationMachineClassifier,
+                              "dlrm-classifier": DLRMClassifier}[model_name])
+    params = model.get_params()
+    assert {name: params[name] for name in expected} == expected
+    if model_name == "dlrm-classifier":  # the map convert stored
+        np.testing.assert_array_equal(model.field_of_column,
+                                      criteo_field_map(hash_bits=CRITEO_HASH_BITS))
+        assert model.n_fields_ == 26
+
+    result = _run("predict", model_path, folder / "day_0", "--proba")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.loadtxt(result.stdout.splitlines()), model.predict_proba(X),
+                               rtol=1e-6)
+
+
+def test_dlrm_reads_an_explicit_field_map(criteo_folder, tmp_path, capsys):
+    _, X, y = criteo_folder
+    dump_svmlight_file(X, y, str(tmp_path / "day_0.svm"))
+    # The svmlight file is as wide as its largest column id, so the map is cut to that.
+    width = int(X.indices.max()) + 1
+    np.save(tmp_path / "fields.npy", criteo_field_map(hash_bits=CRITEO_HASH_BITS)[:width])
+    path = tmp_path / "dlrm.joblib"
+    assert main(["train", str(tmp_path / "day_0.svm"), "--model", "dlrm-classifier",
+                 "--field-map", str(tmp_path / "fields.npy"), "--embedding-dim", "4",
+                 "--bottom-mlp", "4", "--top-mlp", "4", "--epochs", "1", "--n-jobs", "1", "-q",
+                 "-o", str(path)]) == 0
+    assert joblib.load(path).n_features_in_ == width
+    assert main(["predict", str(path), str(tmp_path / "day_0.svm")]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == X.shape[0]
+
+
+def test_dlrm_field_map_errors(criteo_folder, classification_files, tmp_path, capsys):
+    folder, X, _ = criteo_folder
+    svm = classification_files[0] / "train.svm"
+    dlrm = ["train", "--model", "dlrm-classifier", "-o", tmp_path / "m.joblib"]
+    _assert_one_line_error(_run(*dlrm, svm), "argument --field-map: dlrm-classifier needs the "
+                           "field of each column", "convert --format criteo", status=2)
+    np.save(tmp_path / "short.npy", np.zeros(5, dtype=np.int32))
+    np.save(tmp_path / "floats.npy", np.zeros(N_FEATURES))
+    for flags, status, fragments in [
+        ([svm, "--field-map", tmp_path / "short.npy"], 2,
+         ["argument --field-map:", "has 5 entries but X has", f"{N_FEATURES} columns"]),
+        # The stored map no longer matches a width set by --n-features.
+        ([folder / "day_0", "--n-features", X.shape[1] + 1], 2,
+         ["its stored field map", f"has {X.shape[1]} entries"]),
+        ([svm, "--field-map", tmp_path / "floats.npy"], 1,
+         ["floats.npy: a field map holds one integer a column"]),
+        ([svm, "--field-map", tmp_path / "nope.npy"], 1, ["nope.npy: no such file"]),
+    ]:
+        assert main([str(arg) for arg in (*dlrm, *flags)]) == status, flags
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1, err
+        assert all(fragment in err for fragment in fragments), (flags, err)
+    assert not (tmp_path / "m.joblib").exists()
+
+
+def test_flags_of_another_model_are_refused(classification_files, tmp_path, capsys):
+    svm = str(classification_files[0] / "train.svm")
+    train = ["train", svm, "-o", str(tmp_path / "m.joblib"), "-q"]
+    for flags, fragment in [
+        (["--model", "dlrm-classifier", "--hidden", "8"],
+         "argument --hidden: DLRMClassifier has no parameter 'hidden_layer_sizes'"),
+        (["--n-factors", "4"], "argument --n-factors: SparseMLPClassifier has no parameter"),
+        (["--model", "fm-classifier", "--top-mlp", "4"],
+         "argument --top-mlp: FactorizationMachineClassifier has no parameter 'top_mlp'"),
+        (["--field-map", "f.npy"], "argument --field-map: SparseMLPClassifier takes no field map"),
+        (["--model", "dlrm-classifier", "--bottom-mlp", "4,x"], "argument --bottom-mlp:"),
+    ]:
+        assert main(train + flags) == 2, flags
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and fragment in err, (flags, err)

@@ -69,6 +69,11 @@ def test_convert_streams_criteo_into_the_memory_mapped_format(tmp_path, monkeypa
     assert sum(chunk[0].shape[0] for chunk in chunks) == 400
     header = convert(path, tmp_path / "day", "criteo", hash_bits=5)
     assert (header["n_rows"], header["n_features"]) == (400, X.shape[1])
+    # The field map is stored beside the arrays, for DLRMClassifier.
+    assert header["has_field_map"]
+    stored = np.load(tmp_path / "day" / "field_of_column.npy")
+    assert stored.dtype == np.int32
+    np.testing.assert_array_equal(stored, criteo.criteo_field_map(hash_bits=5))
     X_mapped, y_mapped = load_csr(tmp_path / "day")
     assert (X_mapped != X).nnz == 0
     np.testing.assert_array_equal(y_mapped, y)

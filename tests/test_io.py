@@ -137,6 +137,21 @@ def test_writer_rejects_bad_chunks_and_removes_what_it_wrote(tmp_path, classific
     assert load_csr(folder)[0].shape[0] == 3
 
 
+def test_writer_stores_a_field_map_of_one_entry_a_column(tmp_path, classification):
+    X, y = classification
+    fields = np.repeat(np.arange(X.shape[1] // 2), 2)
+    with CSRWriter(tmp_path / "d", n_features=X.shape[1], field_of_column=fields) as writer:
+        writer.append(X, y)
+    assert json.loads((tmp_path / "d" / "header.json").read_text())["has_field_map"]
+    np.testing.assert_array_equal(np.load(tmp_path / "d" / "field_of_column.npy"), fields)
+    assert not save_csr(tmp_path / "plain", X, y)["has_field_map"]
+    for n_features, field_of_column in [(X.shape[1], fields[:-1]), (None, fields),
+                                        (X.shape[1], fields.astype(float))]:
+        with pytest.raises(ValueError, match="field_of_column must hold one integer a column"):
+            CSRWriter(tmp_path / "bad", n_features=n_features, field_of_column=field_of_column)
+        assert not (tmp_path / "bad").exists()
+
+
 def test_load_refuses_an_interrupted_write(tmp_path, classification):
     X, y = classification
     save_csr(tmp_path / "d", X, y)

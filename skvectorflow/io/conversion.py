@@ -7,7 +7,9 @@ over the source, memory bounded by one chunk.  A reader is any class in
 - iterates over ``(X, y)`` or ``(X, y, qid)`` chunks (CSR ``X``);
 - has ``n_features`` (an int, or None when the width is only known at the end);
 - has ``fraction_read`` (0 to 1, for the progress line) and ``location`` (where
-  its last chunk came from, for error messages).
+  its last chunk came from, for error messages);
+- may have ``field_of_column`` (the field of each of its ``n_features``
+  columns, see :mod:`skvectorflow.fields`), which is stored in the folder.
 
 A new format plugs in by adding its class to ``READERS``, as the Criteo
 reader (:class:`skvectorflow.criteo.CriteoReader`) does.
@@ -93,7 +95,9 @@ def convert(source, destination, format="svmlight", *, progress=False, overwrite
     Returns
     -------
     header : dict
-        The written header: ``n_rows``, ``n_features``, ``nnz``, ``has_qid``.
+        The written header: ``n_rows``, ``n_features``, ``nnz``, ``has_qid``,
+        ``has_field_map`` (true for ``'criteo'``, whose field map is stored
+        as ``field_of_column.npy`` in the folder).
 
     Examples
     --------
@@ -116,7 +120,8 @@ def convert(source, destination, format="svmlight", *, progress=False, overwrite
     stream = sys.stderr if progress is True else progress or None
     bar = _ProgressLine(f"convert {source}", stream) if stream else None
     try:
-        with CSRWriter(destination, n_features=reader.n_features, overwrite=overwrite) as writer:
+        with CSRWriter(destination, n_features=reader.n_features, overwrite=overwrite,
+                       field_of_column=getattr(reader, "field_of_column", None)) as writer:
             for chunk in reader:
                 try:
                     writer.append(*chunk)

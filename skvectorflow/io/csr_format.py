@@ -10,6 +10,11 @@ A folder written by :func:`save_csr` or :class:`CSRWriter` holds::
     y.npy         shape (n_rows,) or (n_rows, n_targets), the target's own dtype
                   (a structured (event, time) array for survival)
     qid.npy       int64, shape (n_rows,); only for ranking data
+    field_of_column.npy
+                  int32, shape (n_features,); only for data whose columns belong
+                  to fields (``convert --format criteo``): the field map of
+                  :mod:`skvectorflow.fields` that ``DLRMClassifier`` takes;
+                  the header then has ``"has_field_map": true``
 
 These are the engine's own types, so an estimator fits on the memory-mapped
 arrays directly: no copy of ``data``, ``indices`` or ``indptr`` is made and
@@ -41,6 +46,8 @@ DATA_DTYPE = np.dtype(np.float32)
 INDICES_DTYPE = np.dtype(np.int32)
 INDPTR_DTYPE = np.dtype(np.int64)
 QID_DTYPE = np.dtype(np.int64)
+FIELD_MAP_DTYPE = np.dtype(np.int32)
+FIELD_MAP_FILE = "field_of_column.npy"
 
 # Rows handed to the writer at a time by save_csr (bounds its temporaries).
 _SAVE_ROWS_PER_CHUNK = 1 << 20
@@ -105,6 +112,9 @@ class CSRWriter:
         columns; ``None`` takes the widest chunk's width.
     overwrite : bool, default=False
         Replace an existing folder instead of raising ``FileExistsError``.
+    field_of_column : array-like of int of shape (n_features,) or None, default=None
+        The field of each column (``-1`` for a dense column), stored as
+        ``field_of_column.npy`` beside the arrays; needs ``n_features``.
 
     Attributes
     ----------
@@ -125,10 +135,17 @@ class CSRWriter:
     ((3, 4), 3, [0, 1, 1])
     """
 
-    def __init__(self, path, n_features=None, *, overwrite=False):
+    def __init__(self, path, n_features=None, *, overwrite=False, field_of_column=None):
         self.path = Path(path)
         if n_features is not None and not 1 <= int(n_features) <= np.iinfo(np.int32).max:
             raise ValueError(f"n_features must be between 1 and 2**31 - 1, got {n_features}.")
+        if field_of_column is not None:
+            field_of_column = np.asarray(field_of_column)
+            if (n_features is None or field_of_column.shape != (int(n_features),)
+                    or not np.issubdtype(field_of_column.dtype, np.integer)):
+                raise ValueError(f"field_of_column must hold one integer a column (n_features="
+                                 f"{n_features}), got dtype {field_of_column.dtype} and shape "
+                                 f"{field_of_column.shape}.")
         self._fixed_n_features = None if n_features is None else int(n_features)
         self.n_features = self._fixed_n_features or 0
         if self.path.exists():
@@ -149,6 +166,9 @@ class CSRWriter:
         self._y = None
         self._qid = None
         self._closed = False
+        self._has_field_map = field_of_column is not None
+        if self._has_field_map:
+            np.save(self.path / FIELD_MAP_FILE, field_of_column.astype(FIELD_MAP_DTYPE))
 
     def __enter__(self):
         return self
@@ -242,6 +262,7 @@ class CSRWriter:
             "n_features": self.n_features,
             "nnz": self.nnz,
             "has_qid": self._qid is not None,
+            "has_field_map": self._has_field_map,
             "canonical": True,
         }
         temporary = self.path / (HEADER_FILE + ".partial")
