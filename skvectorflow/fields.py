@@ -180,8 +180,10 @@ class FieldHasher(TransformerMixin, BaseEstimator):
       dtypes are categorical), and ``transform`` takes the columns seen in
       ``fit`` by name, in any order, ignoring extra ones (as
       :class:`~sklearn.compose.ColumnTransformer` does).
-    - Anything else (a numpy array, a list of rows, a DataFrame with other
-      column names) is read by position, its columns named ``x0, x1, ...``.
+    - Anything else (a numpy array, a list of rows, a DataFrame whose column
+      names are not strings) is read by position, its columns named ``x0,
+      x1, ...``; column names mixing strings and other types are a
+      ``TypeError``, as in scikit-learn.
       An integer or float array's columns are numeric, a boolean or string
       array's categorical.  In an object array, a column is numeric if every
       value that is not missing is a number (not a boolean), and categorical
@@ -446,16 +448,21 @@ def _names_of_positions(chosen, parameter, columns):
 
 
 def _as_float(values, name):
-    """A numeric column as float64, missing values as NaN; an error naming the column otherwise."""
-    try:
-        if hasattr(values, "to_numpy"):
-            return values.to_numpy(dtype=np.float64, na_value=np.nan)
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"numeric column {name!r} holds a value that is not a number ({error}); it was numeric "
-            f"in fit."
-        ) from error
+    """A numeric column as float64, missing values (None, NaN, pd.NA) as NaN.
+
+    An object column must hold numbers: numpy would parse the string "1.5".
+    """
+    if values.dtype == object:
+        import pandas as pd
+
+        if not _holds_only_numbers(np.asarray(values)):
+            raise ValueError(
+                f"numeric column {name!r} holds a value that is not a number; it was numeric in fit."
+            )
+        values = pd.Series(values, copy=False)
+    if hasattr(values, "to_numpy"):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(values, dtype=np.float64)
 
 
 def _is_numeric(dtype):

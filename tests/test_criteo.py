@@ -262,14 +262,15 @@ def test_field_hasher_names_array_columns_by_position():
 def test_field_hasher_keeps_the_column_kinds_chosen_in_fit():
     hasher = FieldHasher(hash_bits=3).fit(_rows())
     rows = _rows()
-    rows[:, 0] = None    # numeric in fit: missing values become 0
+    rows[:, 0] = [None, pd.NA, np.nan, None]  # numeric in fit: missing values become 0
     rows[:, 1] = 5       # categorical in fit: numbers are hashed
     Xt = hasher.transform(rows)
     assert Xt[:, 0].nnz == 0
     assert np.all(Xt[:, 2:10].toarray().argmax(axis=1) == hash_values(["5"], 0, 3)[0])
-    rows[1, 3] = "many"
-    with pytest.raises(ValueError, match="numeric column 'x3' holds a value that is not a number"):
-        hasher.transform(rows)
+    for text in ("many", "1.5"):  # numpy would parse "1.5"
+        rows[1, 3] = text
+        with pytest.raises(ValueError, match="numeric column 'x3' holds a value that is not a number"):
+            hasher.transform(rows)
     rows = _rows()
     rows[0, 2] = {"os": "ios"}
     with pytest.raises(TypeError, match="categorical column 'x2' holds a value that cannot be hashed"):
@@ -298,3 +299,5 @@ def test_field_hasher_reads_a_named_dataframe_by_name():
     unnamed = FieldHasher(hash_bits=3).fit(_frame().set_axis(range(4), axis=1))
     assert not hasattr(unnamed, "feature_names_in_")
     assert unnamed.categorical_columns_ == ["x1", "x2"]
+    with pytest.raises(TypeError, match="only supported if all input features have string names"):
+        FieldHasher().fit(_frame().set_axis(["clicks", 1, "device", "price"], axis=1))
