@@ -32,7 +32,14 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _get_feature_names,
+    _num_samples,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._engine.criteo_format import hash_tokens
 
@@ -156,7 +163,7 @@ def hash_values(values, field, hash_bits):
 
 
 class FieldHasher(TransformerMixin, BaseEstimator):
-    """Turn a DataFrame of numeric and categorical columns into CSR and a field map.
+    """Turn numeric and categorical columns into CSR and a field map.
 
     Numeric columns become the dense columns (transformed by
     ``sign(v) * log1p(|v|)`` when ``numeric_transform='log1p'``, the usual
@@ -166,14 +173,32 @@ class FieldHasher(TransformerMixin, BaseEstimator):
     (it is hashed as the empty string).  Hashing needs no vocabulary, so
     ``transform`` handles values never seen in ``fit``.
 
+    X is a pandas DataFrame or a 2-d array-like:
+
+    - A DataFrame whose column names are all strings is read by name: a
+      column is numeric if its dtype is (boolean, object, string and category
+      dtypes are categorical), and ``transform`` takes the columns seen in
+      ``fit`` by name, in any order, ignoring extra ones (as
+      :class:`~sklearn.compose.ColumnTransformer` does).
+    - Anything else (a numpy array, a list of rows, a DataFrame whose column
+      names are not strings) is read by position, its columns named ``x0,
+      x1, ...``; column names mixing strings and other types are a
+      ``TypeError``, as in scikit-learn.
+      An integer or float array's columns are numeric, a boolean or string
+      array's categorical.  In an object array, a column is numeric if every
+      value that is not missing is a number (not a boolean), and categorical
+      otherwise.  ``fit`` makes this choice and ``transform`` keeps it: a
+      numeric column then holding a string is an error.
+
     Parameters
     ----------
-    categorical_columns : list of str or None, default=None
-        Columns to hash.  ``None``: every column that is not numeric (object,
-        string, category and boolean dtypes).
-    numeric_columns : list of str or None, default=None
-        Dense columns.  ``None``: every numeric column not in
-        ``categorical_columns``.
+    categorical_columns : list of str or int, or None, default=None
+        Columns to hash, by name; with input read by position, also by
+        position (``2`` and ``"x2"`` are the same column).  ``None``: every
+        column that is not numeric.
+    numeric_columns : list of str or int, or None, default=None
+        Dense columns, named as ``categorical_columns``.  ``None``: every
+        numeric column not in ``categorical_columns``.
     hash_bits : int, default=16
         Each field has ``2**hash_bits`` columns.
     numeric_transform : {'log1p', 'none'}, default='log1p'
@@ -185,9 +210,12 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         The field map of the output: ``-1`` for each numeric column, then the
         field id of each categorical column's block.
     numeric_columns_, categorical_columns_ : list of str
-        The columns used, in output order.
+        The columns used, by name (``x0, x1, ...`` for input read by
+        position), in output order.
     n_fields_ : int
     feature_names_in_ : ndarray of str
+        The column names; only set when X was a DataFrame with string
+        column names.
     n_features_in_ : int
 
     Examples
@@ -199,6 +227,16 @@ class FieldHasher(TransformerMixin, BaseEstimator):
     >>> X = hasher.transform(frame)
     >>> X.shape, hasher.field_of_column_[:3].tolist(), X.getnnz(axis=1).tolist()
     ((3, 17), [-1, 0, 0], [1, 2, 2])
+
+    An object array: its first column holds only numbers, so it is numeric.
+
+    >>> import numpy as np
+    >>> rows = np.array([[0, "a"], [3, None], [10, "b"]], dtype=object)
+    >>> hasher = FieldHasher(hash_bits=4).fit(rows)
+    >>> hasher.numeric_columns_, hasher.categorical_columns_
+    (['x0'], ['x1'])
+    >>> hasher.transform(rows).shape
+    (3, 17)
     """
 
     _parameter_constraints = {
@@ -220,7 +258,8 @@ class FieldHasher(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : pandas.DataFrame
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            See the class docstring for how columns are named and typed.
         y : ignored
 
         Returns
@@ -228,34 +267,40 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         self : FieldHasher
         """
         self._validate_params()
-        frame = self._check_frame(X)
-        columns = [str(c) for c in frame.columns]
-        if len(set(columns)) != len(columns):
-            raise ValueError("X has repeated column names; FieldHasher needs unique names.")
-        categorical = self.categorical_columns
+        if _has_string_column_names(X):
+            columns = [str(c) for c in X.columns]
+            if len(set(columns)) != len(columns):
+                raise ValueError("X has repeated column names; FieldHasher needs unique names.")
+            is_numeric = {c: _is_numeric(dtype) for c, dtype in zip(columns, X.dtypes)}
+            categorical, numeric = self.categorical_columns, self.numeric_columns
+        else:
+            X = check_array(_mixed_rows_as_objects(X), dtype=None, ensure_all_finite=False,
+                            estimator=self)
+            columns = [f"x{j}" for j in range(X.shape[1])]
+            is_numeric = {c: _holds_only_numbers(X[:, j]) for j, c in enumerate(columns)}
+            categorical = _names_of_positions(self.categorical_columns, "categorical_columns", columns)
+            numeric = _names_of_positions(self.numeric_columns, "numeric_columns", columns)
         if categorical is None:
-            numeric_given = set(self.numeric_columns or [])
-            categorical = [c for c, dtype in zip(columns, frame.dtypes)
-                           if c not in numeric_given and not _is_numeric(dtype)]
-        numeric = self.numeric_columns
+            numeric_given = set(numeric or [])
+            categorical = [c for c in columns if c not in numeric_given and not is_numeric[c]]
         if numeric is None:
             numeric = [c for c in columns if c not in set(categorical)]
         for name, chosen in (("categorical_columns", categorical), ("numeric_columns", numeric)):
-            missing = [c for c in chosen if c not in columns]
+            missing = [c for c in chosen if c not in is_numeric]
             if missing:
                 raise ValueError(f"{name} names {missing[0]!r}, which is not a column of X.")
         overlap = set(categorical) & set(numeric)
         if overlap:
             raise ValueError(f"column {min(overlap)!r} is both numeric and categorical.")
         for c in numeric:
-            if not _is_numeric(frame[c].dtype):
-                raise ValueError(
-                    f"numeric column {c!r} has dtype {frame[c].dtype}; list it in categorical_columns."
-                )
+            if not is_numeric[c]:
+                why = (f"has dtype {X[c].dtype}" if hasattr(X, "dtypes")
+                       else "holds values that are not numbers, or booleans")
+                raise ValueError(f"numeric column {c!r} {why}; list it in categorical_columns.")
         if not categorical and not numeric:
             raise ValueError("X has no columns to encode.")
-        self.feature_names_in_ = np.asarray(columns, dtype=object)
-        self.n_features_in_ = len(columns)
+        # Only now, so that a fit that fails leaves a fitted hasher as it was.
+        validate_data(self, X, skip_check_array=True, reset=True)
         self.numeric_columns_ = list(numeric)
         self.categorical_columns_ = list(categorical)
         self.n_fields_ = len(categorical)
@@ -267,8 +312,9 @@ class FieldHasher(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : pandas.DataFrame
-            With the columns seen in ``fit``.
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features_in_)
+            A DataFrame with the columns seen in ``fit`` when ``fit`` read
+            its input by name; otherwise the columns of ``fit``, in order.
 
         Returns
         -------
@@ -277,15 +323,24 @@ class FieldHasher(TransformerMixin, BaseEstimator):
             non-zero numeric value.
         """
         check_is_fitted(self)
-        frame = self._check_frame(X)
-        absent = [c for c in self.numeric_columns_ + self.categorical_columns_ if c not in frame.columns]
-        if absent:
-            raise ValueError(f"X lacks column {absent[0]!r}, seen in fit.")
-        n_rows = frame.shape[0]
+        if hasattr(self, "feature_names_in_") and _has_string_column_names(X):
+            absent = [c for c in self.numeric_columns_ + self.categorical_columns_ if c not in X.columns]
+            if absent:
+                raise ValueError(f"X lacks column {absent[0]!r}, seen in fit.")
+            column = X.__getitem__
+        else:
+            array = validate_data(self, _mixed_rows_as_objects(X), reset=False, dtype=None,
+                                  ensure_all_finite=False)
+            position = {name: j for j, name in enumerate(_check_feature_names_in(self, None))}
+
+            def column(name):
+                return array[:, position[name]]
+
+        n_rows = _num_samples(X)
         n_numeric = len(self.numeric_columns_)
         blocks = []
         if n_numeric:
-            values = frame[self.numeric_columns_].to_numpy(dtype=np.float64, na_value=np.nan)
+            values = np.column_stack([_as_float(column(name), name) for name in self.numeric_columns_])
             values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
             if self.numeric_transform == "log1p":
                 values = signed_log1p(values)
@@ -294,7 +349,7 @@ class FieldHasher(TransformerMixin, BaseEstimator):
             width = 1 << self.hash_bits
             columns = np.empty((n_rows, self.n_fields_), dtype=np.int64)
             for field, name in enumerate(self.categorical_columns_):
-                codes, uniques = _factorize(frame[name])
+                codes, uniques = _factorize(column(name), name)
                 buckets = hash_values([str(value) for value in uniques] + [""], field, self.hash_bits)
                 # Code -1 (missing) picks the last bucket: the empty string's.
                 columns[:, field] = n_numeric + field * width + buckets[codes]
@@ -313,29 +368,101 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         return Xt
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the output columns: the numeric columns, then ``column=bucket``."""
-        check_is_fitted(self)
-        width = 1 << self.hash_bits
-        names = list(self.numeric_columns_)
-        for name in self.categorical_columns_:
-            names.extend(f"{name}={bucket}" for bucket in range(width))
-        return np.asarray(names, dtype=object)
+        """Names of the output columns: the numeric columns, then ``column=bucket``.
 
-    def _check_frame(self, X):
-        if not hasattr(X, "columns") or not hasattr(X, "dtypes"):
-            raise TypeError(
-                f"FieldHasher needs a pandas DataFrame (it tells numeric from categorical columns "
-                f"by dtype), got {type(X).__name__}."
-            )
-        return X
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Names of the input columns, in order; ``None``: the names of
+            ``fit`` (``feature_names_in_``, or ``x0, x1, ...``).
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        fitted_names = _check_feature_names_in(self, None)
+        given_names = _check_feature_names_in(self, input_features)
+        renamed = dict(zip(fitted_names, given_names))
+        width = 1 << self.hash_bits
+        names = [renamed[name] for name in self.numeric_columns_]
+        for name in self.categorical_columns_:
+            names.extend(f"{renamed[name]}={bucket}" for bucket in range(width))
+        return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
         tags.input_tags.categorical = True
         tags.input_tags.string = True
+        # Missing values are a category of their own, or 0 in a numeric column.
         tags.input_tags.allow_nan = True
+        # The output is always float32 CSR, whatever the input's dtype.
+        tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+def _has_string_column_names(X):
+    """Whether X is a DataFrame read by name: one whose column names are all strings."""
+    return hasattr(X, "columns") and hasattr(X, "dtypes") and _get_feature_names(X) is not None
+
+
+def _mixed_rows_as_objects(X):
+    """A list of rows as an object array if it mixes numbers and strings, else X unchanged.
+
+    numpy would turn such a list into an array of strings, numbers included,
+    and every column would then be categorical.
+    """
+    if sp.issparse(X) or hasattr(X, "__array__") or hasattr(X, "dtypes"):
+        return X
+    array = np.asarray(X)
+    return np.asarray(X, dtype=object) if array.dtype.kind in "US" else array
+
+
+def _holds_only_numbers(values):
+    """The rule of an array's column: numeric if every non-missing value is a number, not a boolean."""
+    if values.dtype.kind in "iuf":
+        return True
+    if values.dtype != object:
+        return False
+    from pandas.api.types import infer_dtype
+
+    # An all-missing column ("empty") holds no value that is not a number.
+    return infer_dtype(values, skipna=True) in {"integer", "floating", "mixed-integer-float", "empty"}
+
+
+def _names_of_positions(chosen, parameter, columns):
+    """``categorical_columns``/``numeric_columns`` for input read by position: integers become names."""
+    if chosen is None:
+        return None
+    names = []
+    for c in chosen:
+        if isinstance(c, numbers.Integral) and not isinstance(c, bool):
+            if not 0 <= c < len(columns):
+                raise ValueError(
+                    f"{parameter} names column {c}, but X has {len(columns)} columns (0 to "
+                    f"{len(columns) - 1})."
+                )
+            c = columns[c]
+        names.append(c)
+    return names
+
+
+def _as_float(values, name):
+    """A numeric column as float64, missing values (None, NaN, pd.NA) as NaN.
+
+    An object column must hold numbers: numpy would parse the string "1.5".
+    """
+    if values.dtype == object:
+        import pandas as pd
+
+        if not _holds_only_numbers(np.asarray(values)):
+            raise ValueError(
+                f"numeric column {name!r} holds a value that is not a number; it was numeric in fit."
+            )
+        values = pd.Series(values, copy=False)
+    if hasattr(values, "to_numpy"):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(values, dtype=np.float64)
 
 
 def _is_numeric(dtype):
@@ -344,8 +471,11 @@ def _is_numeric(dtype):
     return is_numeric_dtype(dtype) and not is_bool_dtype(dtype)
 
 
-def _factorize(series):
+def _factorize(values, name):
     """Codes (-1 for missing) and unique values of a column, without Python per row."""
     import pandas as pd
 
-    return pd.factorize(series, use_na_sentinel=True)
+    try:
+        return pd.factorize(values, use_na_sentinel=True)
+    except TypeError as error:
+        raise TypeError(f"categorical column {name!r} holds a value that cannot be hashed: {error}.") from error

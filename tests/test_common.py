@@ -12,6 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skvectorflow
 from skvectorflow import DLRMClassifier, SparseMLPRanker, SurvivalExponentialRegressor
+from skvectorflow.fields import FieldHasher
 from skvectorflow.survival import make_survival_target
 
 SAMPLE_WEIGHT_REASON = (
@@ -149,7 +150,7 @@ def expected_failed_checks(estimator):
 
 @parametrize_with_checks(
     [cls(random_state=0) for cls in all_estimators()]
-    + [SurvivalOnPlainTarget(random_state=0), RankerWithQueriesOfTen(random_state=0)],
+    + [SurvivalOnPlainTarget(random_state=0), RankerWithQueriesOfTen(random_state=0), FieldHasher()],
     expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):

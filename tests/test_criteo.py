@@ -200,8 +200,6 @@ def test_field_hasher_output_and_field_map():
 
 
 def test_field_hasher_bad_input():
-    with pytest.raises(TypeError, match="needs a pandas DataFrame"):
-        FieldHasher().fit(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="names 'nope'"):
         FieldHasher(categorical_columns=["nope"]).fit(_frame())
     with pytest.raises(ValueError, match="numeric column 'site'"):
@@ -219,3 +217,92 @@ def test_field_hasher_in_a_pipeline_with_a_linear_model():
     y = np.tile([0, 1, 1, 0], 10)
     pipeline = make_pipeline(FieldHasher(hash_bits=4), LogisticRegression()).fit(frame, y)
     assert pipeline.predict(frame).shape == (40,)
+
+
+def _rows():
+    """The rows of _frame() as an object array, read by position as x0..x3."""
+    return np.array([
+        [0, "a", "ios", 1.5],
+        [3, None, "android", -2.0],
+        [np.nan, "b", "ios", 0.0],
+        [10, "a", None, 4.0],
+    ], dtype=object)
+
+
+def test_field_hasher_reads_an_object_array_like_the_same_dataframe():
+    hasher = FieldHasher(hash_bits=3).fit(_rows())
+    assert hasher.numeric_columns_ == ["x0", "x3"]
+    assert hasher.categorical_columns_ == ["x1", "x2"]
+    assert not hasattr(hasher, "feature_names_in_") and hasher.n_features_in_ == 4
+    frame = pd.DataFrame(_rows(), columns=["x0", "x1", "x2", "x3"]).astype({"x0": float, "x3": float})
+    expected = FieldHasher(hash_bits=3).fit_transform(frame)
+    assert (hasher.transform(_rows()) != expected).nnz == 0
+    # A list of rows mixing numbers and strings is read as the object array.
+    assert (hasher.fit_transform(_rows().tolist()) != expected).nnz == 0
+
+
+def test_field_hasher_reads_a_numeric_array_as_dense_columns():
+    X = np.array([[0.0, 3.0], [np.nan, -1.0], [2.0, np.inf]])
+    hasher = FieldHasher(numeric_transform="none").fit(X)
+    assert hasher.numeric_columns_ == ["x0", "x1"] and hasher.n_fields_ == 0
+    np.testing.assert_array_equal(hasher.transform(X).toarray(), [[0, 3], [0, -1], [2, 0]])
+    assert hasher.get_feature_names_out().tolist() == ["x0", "x1"]
+    assert hasher.get_feature_names_out(["a", "b"]).tolist() == ["a", "b"]
+
+
+def test_field_hasher_names_array_columns_by_position():
+    X = np.array([[1, 7], [2, 7], [1, 8]])
+    by_position = FieldHasher(hash_bits=2, categorical_columns=[1]).fit(X)
+    by_name = FieldHasher(hash_bits=2, categorical_columns=["x1"]).fit(X)
+    assert by_position.categorical_columns_ == by_name.categorical_columns_ == ["x1"]
+    assert by_position.numeric_columns_ == ["x0"]
+    assert (by_position.transform(X) != by_name.transform(X)).nnz == 0
+    assert by_position.get_feature_names_out().tolist() == ["x0", "x1=0", "x1=1", "x1=2", "x1=3"]
+    with pytest.raises(ValueError, match="categorical_columns names column 2, but X has 2 columns"):
+        FieldHasher(categorical_columns=[2]).fit(X)
+    with pytest.raises(ValueError, match="numeric column 'x1' holds values that are not numbers"):
+        FieldHasher(numeric_columns=[1]).fit(_rows())
+
+
+def test_field_hasher_keeps_the_column_kinds_chosen_in_fit():
+    hasher = FieldHasher(hash_bits=3).fit(_rows())
+    rows = _rows()
+    rows[:, 0] = [None, pd.NA, np.nan, None]  # numeric in fit: missing values become 0
+    rows[:, 1] = 5       # categorical in fit: numbers are hashed
+    Xt = hasher.transform(rows)
+    assert Xt[:, 0].nnz == 0
+    assert np.all(Xt[:, 2:10].toarray().argmax(axis=1) == hash_values(["5"], 0, 3)[0])
+    for text in ("many", "1.5"):  # numpy would parse "1.5"
+        rows[1, 3] = text
+        with pytest.raises(ValueError, match="numeric column 'x3' holds a value that is not a number"):
+            hasher.transform(rows)
+    rows = _rows()
+    rows[0, 2] = {"os": "ios"}
+    with pytest.raises(TypeError, match="categorical column 'x2' holds a value that cannot be hashed"):
+        hasher.transform(rows)
+
+
+def test_field_hasher_array_errors_and_a_failed_fit_keeps_the_fitted_state():
+    hasher = FieldHasher(hash_bits=3).fit(_rows())
+    expected = hasher.transform(_rows())
+    with pytest.raises(ValueError, match="X has 3 features, but FieldHasher is expecting 4"):
+        hasher.transform(_rows()[:, :3])
+    with pytest.raises(ValueError, match="names 'nope'"):
+        hasher.set_params(categorical_columns=["nope"]).fit(pd.DataFrame({"a": [1.0]}))
+    assert hasher.n_features_in_ == 4 and not hasattr(hasher, "feature_names_in_")
+    assert (hasher.transform(_rows()) != expected).nnz == 0
+
+
+def test_field_hasher_reads_a_named_dataframe_by_name():
+    hasher = FieldHasher(hash_bits=3).fit(_frame())
+    assert hasher.feature_names_in_.tolist() == ["clicks", "site", "device", "price"]
+    expected = hasher.transform(_frame())
+    # Reordered columns and extra ones are fine, as with ColumnTransformer.
+    shuffled = _frame()[["price", "device", "clicks", "site"]].assign(extra=1)
+    assert (hasher.transform(shuffled) != expected).nnz == 0
+    # Without string column names a DataFrame is read by position, like an array.
+    unnamed = FieldHasher(hash_bits=3).fit(_frame().set_axis(range(4), axis=1))
+    assert not hasattr(unnamed, "feature_names_in_")
+    assert unnamed.categorical_columns_ == ["x1", "x2"]
+    with pytest.raises(TypeError, match="only supported if all input features have string names"):
+        FieldHasher().fit(_frame().set_axis(["clicks", 1, "device", "price"], axis=1))
