@@ -187,17 +187,17 @@ def bare_adagrad_logistic_epoch(indptr, indices, data, y, block_bounds, block_or
     return loss
 
 
-class BareLogistic:
-    """A fit/predict_proba wrapper of :func:`bare_adagrad_logistic_epoch` (one epoch).
+class _BareEpoch:
+    """What the bare loops' wrappers share: hyper-parameters and the block order.
 
     Parameters
     ----------
     learning_rate, alpha, epsilon : float
-        As in :func:`bare_adagrad_logistic_epoch`.
+        As in the wrapped epoch function.
     block_size : int
         Rows per shuffled block.
     random_state : int
-        Seed of the block order.
+        Seed of the initial weights (if random) and of the block order.
     """
 
     def __init__(self, learning_rate, alpha, epsilon, block_size, random_state):
@@ -206,6 +206,24 @@ class BareLogistic:
         self.epsilon = epsilon
         self.block_size = block_size
         self.random_state = random_state
+
+    def _shuffled_blocks(self, n_rows, rng):
+        """Block bounds of ``block_size`` rows and a random order to visit them (as the engine)."""
+        block_bounds = np.append(np.arange(0, n_rows, self.block_size), n_rows).astype(np.int64)
+        return block_bounds, rng.permutation(block_bounds.size - 1).astype(np.int64)
+
+
+def _log_odds(y):
+    """The log-odds of the positive rate of ``y``: the output bias of the null model."""
+    prior = np.clip(np.mean(y), 1e-6, 1 - 1e-6)
+    return math.log(prior / (1 - prior))
+
+
+class BareLogistic(_BareEpoch):
+    """A fit/predict_proba wrapper of :func:`bare_adagrad_logistic_epoch` (one epoch).
+
+    Parameters are those of ``_BareEpoch``.
+    """
 
     def fit(self, X, y):
         """Train for one epoch from zero weights and the log-odds prior bias.
@@ -221,12 +239,9 @@ class BareLogistic:
         """
         y = np.asarray(y, dtype=np.float64)
         n_rows = X.shape[0]
-        prior = np.clip(y.mean(), 1e-6, 1 - 1e-6)
         self.table_ = np.zeros((X.shape[1], 2), dtype=np.float32)
-        self.bias_ = np.array([math.log(prior / (1 - prior)), 0.0])
-        block_bounds = np.append(np.arange(0, n_rows, self.block_size), n_rows).astype(np.int64)
-        rng = np.random.default_rng(self.random_state)
-        order = rng.permutation(block_bounds.size - 1).astype(np.int64)
+        self.bias_ = np.array([_log_odds(y), 0.0])
+        block_bounds, order = self._shuffled_blocks(n_rows, np.random.default_rng(self.random_state))
         self.loss_ = bare_adagrad_logistic_epoch(
             X.indptr, X.indices, X.data, y, block_bounds, order, self.table_, self.bias_,
             self.learning_rate, self.alpha, self.epsilon) / max(n_rows, 1)
@@ -333,25 +348,11 @@ def bare_mlp16_epoch(indptr, indices, data, y, block_bounds, block_order, table,
     return loss
 
 
-class BareMLP16:
+class BareMLP16(_BareEpoch):
     """A fit/predict_proba wrapper of :func:`bare_mlp16_epoch` (one epoch).
 
-    Parameters
-    ----------
-    learning_rate, alpha, epsilon : float
-        As in :func:`bare_mlp16_epoch`.
-    block_size : int
-        Rows per shuffled block.
-    random_state : int
-        Seed of the initial weights and of the block order.
+    Parameters are those of ``_BareEpoch``.
     """
-
-    def __init__(self, learning_rate, alpha, epsilon, block_size, random_state):
-        self.learning_rate = learning_rate
-        self.alpha = alpha
-        self.epsilon = epsilon
-        self.block_size = block_size
-        self.random_state = random_state
 
     def fit(self, X, y):
         """Train for one epoch from Glorot-uniform weights and the log-odds prior bias.
@@ -374,13 +375,11 @@ class BareMLP16:
         # worth of temporaries and seconds to the floor.
         fill_uniform_columns(self.table_, 0, 16, np.sqrt(6.0 / (fan_in + 16)),
                              np.uint64(rng.integers(0, 2**63 - 1)))
-        prior = np.clip(y.mean(), 1e-6, 1 - 1e-6)
         self.dense_ = np.zeros(33, dtype=np.float32)
         self.dense_[16:32] = rng.uniform(-np.sqrt(6.0 / 17), np.sqrt(6.0 / 17), size=16)
-        self.dense_[32] = math.log(prior / (1 - prior))
+        self.dense_[32] = _log_odds(y)
         self.dense_state_ = np.zeros(33, dtype=np.float32)
-        block_bounds = np.append(np.arange(0, n_rows, self.block_size), n_rows).astype(np.int64)
-        order = rng.permutation(block_bounds.size - 1).astype(np.int64)
+        block_bounds, order = self._shuffled_blocks(n_rows, rng)
         self.loss_ = bare_mlp16_epoch(
             X.indptr, X.indices, X.data, y, block_bounds, order, self.table_, self.dense_,
             self.dense_state_, self.learning_rate, self.alpha, self.epsilon) / max(n_rows, 1)
