@@ -312,7 +312,7 @@ class FieldHasher(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features_in_)
+        X : pandas.DataFrame or array-like of shape (n_samples, ``n_features_in_``)
             A DataFrame with the columns seen in ``fit`` when ``fit`` read
             its input by name; otherwise the columns of ``fit``, in order.
 
