@@ -78,6 +78,7 @@ def batch_buffer_length(layout, batch_size):
     return batch_size * per_row + 2 * _tiled(batch_size) * n_vectors * d
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
 def _tiled(n_rows):
     """``n_rows`` rounded up to whole tiles."""
     return (n_rows + ROW_TILE - 1) // ROW_TILE * ROW_TILE
@@ -205,7 +206,7 @@ def train_fields_batches(indptr, indices, data, targets, sample_weight, block_bo
     for layer in range(n_bottom):
         widest = max(widest, bottom[layer])
     vectors_start = capacity * bottom_total
-    top_start = vectors_start + ((capacity + ROW_TILE - 1) // ROW_TILE * ROW_TILE) * n_vectors * d
+    top_start = vectors_start + _tiled(capacity) * n_vectors * d
     delta_starts = (top_start + capacity * top_total, top_start + capacity * (top_total + widest))
     vector_grads_start = top_start + capacity * (top_total + 2 * widest)
     bottom_offsets = layout.bottom_activation_offsets
@@ -244,7 +245,7 @@ def train_fields_batches(indptr, indices, data, targets, sample_weight, block_bo
 
         # 1. Dense columns and pooled embeddings, per row.
         dense_values = _matrix(buffer, 0, n, max(n_dense, 1))
-        n_tiles = (n + ROW_TILE - 1) // ROW_TILE
+        n_tiles = _tiled(n) // ROW_TILE
         vectors = _vectors(buffer, vectors_start, n_tiles, n_vectors, d)
         for t in range(n_tiles):
             for a in range(n_vectors):
