@@ -28,7 +28,7 @@ import numba
 import numpy as np
 
 from .compilation import KernelOnFirstUse
-from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
+from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_weights
 from .network import FLOAT_2D, INPUT_FACTORIZATION, INPUT_FIELDS, INPUT_SUM, INTERACTION_DOT
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D, READONLY_INT64_1D
 from .network import SPEC_INTERACTION, SPEC_KIND, SPEC_N_FIELDS, SPEC_SCRATCH_WIDTH
@@ -429,9 +429,10 @@ def _predict_rows(indptr, indices, data, row_start, row_stop, input_table, dense
     last = layout.activation_offsets[n_layers - 1]
     scratch = np.empty((1, np.sum(sizes)), dtype=np.float32)
     input_sums = np.empty((1, layout.input_spec[SPEC_SCRATCH_WIDTH]), dtype=np.float32)
+    n_weights = layout.input_spec[SPEC_TABLE_WIDTH]
     for row in range(row_start, row_stop):
         if row + PREFETCH_ROWS_AHEAD < row_stop:
-            prefetch_row_features(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table)
+            prefetch_row_weights(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table, n_weights)
         forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, scratch, 0,
                     input_sums)
         for o in range(n_outputs):
