@@ -277,12 +277,14 @@ def test_one_sgd_step_with_user_callback_follows_the_gradient(hidden):
                                rtol=5e-3, atol=5e-4)
 
 
-def test_predict_rows_matches_reference_forward():
+# (): a linear model with one output, which predict_rows runs in a loop of its own.
+@pytest.mark.parametrize("hidden, n_outputs", [((6, 3), 2), ((), 1), ((), 2)])
+def test_predict_rows_matches_reference_forward(hidden, n_outputs):
     rng = np.random.default_rng(11)
-    layout, table, dense = make_random_network((6, 3), 2, 30, rng, state_width=6)
+    layout, table, dense = make_random_network(hidden, n_outputs, 30, rng, state_width=6)
     X = sp.random(40, 30, density=0.2, format="csr", dtype=np.float32, random_state=1)
     X.data[:] = rng.uniform(0.1, 1.0, size=X.nnz)
-    out = np.zeros((40, 2), np.float32)
+    out = np.zeros((40, n_outputs), np.float32)
     predict_rows(X.indptr.astype(np.int64), X.indices, X.data, 0, 40, table, dense,
                  readonly_layout(layout), ACTIVATION_CODES["tanh"], out)
     for i in range(40):

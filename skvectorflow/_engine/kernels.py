@@ -430,6 +430,18 @@ def _predict_rows(indptr, indices, data, row_start, row_stop, input_table, dense
     scratch = np.empty((1, np.sum(sizes)), dtype=np.float32)
     input_sums = np.empty((1, layout.input_spec[SPEC_SCRATCH_WIDTH]), dtype=np.float32)
     n_weights = layout.input_spec[SPEC_TABLE_WIDTH]
+    if n_layers == 1 and n_outputs == 1 and layout.input_spec[SPEC_KIND] == INPUT_SUM:
+        # A linear model: its loop alone, without forward_row's per-row
+        # reads of the layout (each an atomic reference count) and scratch.
+        bias = dense_params[0]
+        for row in range(row_start, row_stop):
+            if row + PREFETCH_ROWS_AHEAD < row_stop:
+                prefetch_row_weights(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table, 1)
+            z = bias
+            for p in range(indptr[row], indptr[row + 1]):
+                z += data[p] * input_table[indices[p], 0]
+            out[row, 0] = z
+        return
     for row in range(row_start, row_stop):
         if row + PREFETCH_ROWS_AHEAD < row_stop:
             prefetch_row_weights(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table, n_weights)
