@@ -168,17 +168,24 @@ def stored_field_map(path):
     Returns
     -------
     field_of_column : ndarray of int32 of shape (n_features,) or None
+
+    Raises
+    ------
+    DataFileError
+        The folder's header, or its stored map, is missing, corrupt, or of
+        the wrong length (see :func:`skvectorflow.io.load_field_map`).
     """
-    from .io.csr_format import FIELD_MAP_FILE, read_header
+    from .io.csr_format import load_field_map, read_header
 
     path = os.fspath(path)
     if not os.path.isdir(path):
         return None
     try:
-        has_field_map = read_header(path).get("has_field_map", False)
+        if not read_header(path).get("has_field_map", False):
+            return None
+        return load_field_map(path)
     except ValueError as exc:
         raise DataFileError(str(exc)) from None
-    return read_field_map(os.path.join(path, FIELD_MAP_FILE)) if has_field_map else None
 
 
 def _read_svmlight(path, query_id):

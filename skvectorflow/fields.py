@@ -218,6 +218,12 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         column names.
     n_features_in_ : int
 
+    Notes
+    -----
+    FieldHasher needs pandas (``pip install 'skvectorflow[pandas]'``): its
+    ``factorize`` codes a categorical column without Python per row, a missing
+    value as a category of its own; the rest of skvectorflow does not.
+
     Examples
     --------
     >>> import pandas as pd
@@ -266,6 +272,7 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         -------
         self : FieldHasher
         """
+        _pandas()  # before any work: a missing pandas says how to install it
         self._validate_params()
         if _has_string_column_names(X):
             columns = [str(c) for c in X.columns]
@@ -322,6 +329,7 @@ class FieldHasher(TransformerMixin, BaseEstimator):
             Sorted indices; one entry per categorical column and row, one per
             non-zero numeric value.
         """
+        _pandas()  # a hasher fitted elsewhere and unpickled here needs it too
         check_is_fitted(self)
         if hasattr(self, "feature_names_in_") and _has_string_column_names(X):
             absent = [c for c in self.numeric_columns_ + self.categorical_columns_ if c not in X.columns]
@@ -401,6 +409,19 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         return tags
 
 
+def _pandas():
+    """The pandas module, or an ImportError that says how to install it.
+
+    pandas is an extra: FieldHasher alone needs it (``factorize`` with missing
+    values as their own category, ``infer_dtype`` for object columns).
+    """
+    try:
+        import pandas
+    except ImportError as error:
+        raise ImportError("FieldHasher needs pandas: pip install 'skvectorflow[pandas]'") from error
+    return pandas
+
+
 def _has_string_column_names(X):
     """Whether X is a DataFrame read by name: one whose column names are all strings."""
     return hasattr(X, "columns") and hasattr(X, "dtypes") and _get_feature_names(X) is not None
@@ -424,10 +445,9 @@ def _holds_only_numbers(values):
         return True
     if values.dtype != object:
         return False
-    from pandas.api.types import infer_dtype
-
     # An all-missing column ("empty") holds no value that is not a number.
-    return infer_dtype(values, skipna=True) in {"integer", "floating", "mixed-integer-float", "empty"}
+    inferred = _pandas().api.types.infer_dtype(values, skipna=True)
+    return inferred in {"integer", "floating", "mixed-integer-float", "empty"}
 
 
 def _names_of_positions(chosen, parameter, columns):
@@ -453,29 +473,24 @@ def _as_float(values, name):
     An object column must hold numbers: numpy would parse the string "1.5".
     """
     if values.dtype == object:
-        import pandas as pd
-
         if not _holds_only_numbers(np.asarray(values)):
             raise ValueError(
                 f"numeric column {name!r} holds a value that is not a number; it was numeric in fit."
             )
-        values = pd.Series(values, copy=False)
+        values = _pandas().Series(values, copy=False)
     if hasattr(values, "to_numpy"):
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
     return np.asarray(values, dtype=np.float64)
 
 
 def _is_numeric(dtype):
-    from pandas.api.types import is_bool_dtype, is_numeric_dtype
-
-    return is_numeric_dtype(dtype) and not is_bool_dtype(dtype)
+    types = _pandas().api.types
+    return types.is_numeric_dtype(dtype) and not types.is_bool_dtype(dtype)
 
 
 def _factorize(values, name):
     """Codes (-1 for missing) and unique values of a column, without Python per row."""
-    import pandas as pd
-
     try:
-        return pd.factorize(values, use_na_sentinel=True)
+        return _pandas().factorize(values, use_na_sentinel=True)
     except TypeError as error:
         raise TypeError(f"categorical column {name!r} holds a value that cannot be hashed: {error}.") from error

@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import shutil
 import subprocess
 import sys
 
@@ -491,6 +492,19 @@ def test_dlrm_field_map_errors(criteo_folder, classification_files, tmp_path, ca
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1, err
         assert all(fragment in err for fragment in fragments), (flags, err)
+    assert not (tmp_path / "m.joblib").exists()
+
+
+def test_dlrm_names_a_corrupt_stored_field_map(criteo_folder, tmp_path, capsys):
+    folder, X, _ = criteo_folder
+    copy = tmp_path / "day_0"
+    shutil.copytree(folder / "day_0", copy)
+    np.save(copy / "field_of_column.npy", np.zeros(X.shape[1] - 1, dtype=np.int32))
+    assert main(["train", str(copy), "--model", "dlrm-classifier", "-q",
+                 "-o", str(tmp_path / "m.joblib")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert f"{copy / 'field_of_column.npy'} has shape ({X.shape[1] - 1},)" in err, err
     assert not (tmp_path / "m.joblib").exists()
 
 

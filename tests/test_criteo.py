@@ -1,6 +1,9 @@
 """Tests for the Criteo reader, the synthetic Criteo-like data, and the field map."""
 
 import gzip
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -306,3 +309,60 @@ def test_field_hasher_reads_a_named_dataframe_by_name():
     assert unnamed.categorical_columns_ == ["x1", "x2"]
     with pytest.raises(TypeError, match="only supported if all input features have string names"):
         FieldHasher().fit(_frame().set_axis(["clicks", 1, "device", "price"], axis=1))
+
+
+def test_field_hasher_without_pandas_says_how_to_install_it(monkeypatch):
+    rows = _rows()
+    fitted = FieldHasher(hash_bits=3).fit(rows)
+    unfitted = FieldHasher(hash_bits=3)
+    monkeypatch.setitem(sys.modules, "pandas", None)  # `import pandas` now fails
+    for call in (lambda: unfitted.fit(rows), lambda: fitted.transform(rows)):
+        with pytest.raises(ImportError, match=re.escape(
+                "FieldHasher needs pandas: pip install 'skvectorflow[pandas]'")):
+            call()
+    assert not hasattr(unfitted, "n_features_in_")
+
+
+# Makes `import pandas` fail as if it were not installed, unlike sys.modules["pandas"] = None,
+# which scikit-learn's own pandas checks would trip over.
+_WITHOUT_PANDAS = """
+import importlib, importlib.abc, pkgutil, sys
+
+class NoPandas(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.partition(".")[0] == "pandas":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NoPandas())
+import skvectorflow
+
+for module in pkgutil.walk_packages(skvectorflow.__path__, "skvectorflow."):
+    try:
+        importlib.import_module(module.name)
+    except ModuleNotFoundError as error:  # another extra (dask) is not installed
+        if error.name.partition(".")[0] in ("pandas", "skvectorflow"):
+            raise
+assert "pandas" not in sys.modules
+
+from skvectorflow import SparseMLPClassifier
+from skvectorflow.datasets import make_sparse_classification
+from skvectorflow.fields import FieldHasher
+
+X, y = make_sparse_classification(n_samples=200, n_features=64, random_state=0)
+print(SparseMLPClassifier(max_iter=1, n_jobs=1, random_state=0).fit(X, y).predict(X).shape)
+try:
+    FieldHasher().fit([[1.0, 2.0]])
+except ImportError as error:
+    print(error)
+"""
+
+
+def test_skvectorflow_imports_and_trains_without_pandas():
+    # scikit-learn imports pandas when it is installed, so "is pandas in
+    # sys.modules after import skvectorflow" says nothing about skvectorflow;
+    # a process where pandas cannot be imported does.
+    result = subprocess.run([sys.executable, "-c", _WITHOUT_PANDAS], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "(200,)", "FieldHasher needs pandas: pip install 'skvectorflow[pandas]'"]

@@ -26,18 +26,22 @@ from skvectorflow._engine.csr import (
     first_invalid_entry,
     max_unit_nnz,
 )
+from skvectorflow.criteo import criteo_field_map
 from skvectorflow.datasets import (
+    make_criteo_like,
     make_sparse_classification,
     make_sparse_ranking,
     make_sparse_regression,
     make_sparse_survival,
 )
+from skvectorflow.fields import check_field_map
 from skvectorflow.io import (
     CSRWriter,
     SvmlightReader,
     convert,
     fit_stream,
     load_csr,
+    load_field_map,
     save_csr,
     svmlight,
 )
@@ -150,6 +154,54 @@ def test_writer_stores_a_field_map_of_one_entry_a_column(tmp_path, classificatio
         with pytest.raises(ValueError, match="field_of_column must hold one integer a column"):
             CSRWriter(tmp_path / "bad", n_features=n_features, field_of_column=field_of_column)
         assert not (tmp_path / "bad").exists()
+
+
+def test_load_field_map_of_a_converted_criteo_file(tmp_path):
+    X, y, _ = make_criteo_like(200, hash_bits=4, random_state=0, path=tmp_path / "day.tsv")
+    convert(tmp_path / "day.tsv", tmp_path / "day", "criteo", hash_bits=4)
+    X_map, y_map = load_csr(tmp_path / "day")
+    field_of_column = load_field_map(tmp_path / "day")
+    assert field_of_column.dtype == np.int32
+    np.testing.assert_array_equal(field_of_column, criteo_field_map(hash_bits=4))
+    assert_same_csr(X_map, X)
+    np.testing.assert_array_equal(y_map, y)
+    # What DLRMClassifier checks in fit: one field a column of this X, 26 fields.
+    assert check_field_map(field_of_column, X_map.shape[1])[1] == 26
+
+
+def test_load_field_map_refuses_a_folder_without_one(tmp_path, classification):
+    X, y = classification
+    save_csr(tmp_path / "plain", X, y)
+    with pytest.raises(ValueError, match=r"plain stores no field map \(field_of_column.npy\): "
+                                         r"only convert\(..., format='criteo'\)"):
+        load_field_map(tmp_path / "plain")
+
+
+def test_load_field_map_refuses_a_corrupt_map(tmp_path, classification):
+    X, y = classification
+    folder = tmp_path / "d"
+    with CSRWriter(folder, n_features=X.shape[1], field_of_column=np.zeros(X.shape[1], int)) as writer:
+        writer.append(X, y)
+    stored = folder / "field_of_column.npy"
+    for content, message in [
+        (np.zeros(X.shape[1] - 1, dtype=np.int32),
+         f"has shape ({X.shape[1] - 1},), but the header gives {X.shape[1]} entries"),
+        (np.zeros((X.shape[1], 2), dtype=np.int32), f"has shape ({X.shape[1]}, 2)"),
+        (np.zeros(X.shape[1]), "has dtype float64; a field map holds one integer a column"),
+        (b"not an array", "cannot be read, it is truncated or corrupt"),
+        (None, "is missing"),
+    ]:
+        if content is None:
+            stored.unlink()
+        elif isinstance(content, bytes):
+            stored.write_bytes(content)
+        else:
+            np.save(stored, content)
+        with pytest.raises(ValueError) as error:
+            load_field_map(folder)
+        assert str(stored) in str(error.value) and message in str(error.value), str(error.value)
+    # X and y are still readable: the map is an extra, not part of the matrix.
+    assert load_csr(folder)[0].shape == X.shape
 
 
 def test_load_refuses_an_interrupted_write(tmp_path, classification):

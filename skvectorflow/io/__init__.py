@@ -2,7 +2,9 @@
 
 - :func:`save_csr`, :func:`load_csr`, :class:`CSRWriter`: a folder of
   ``.npy`` arrays in the engine's own types, which every estimator fits on
-  memory-mapped, without a copy (``skvectorflow.io.csr_format``).
+  memory-mapped, without a copy (``skvectorflow.io.csr_format``);
+  :func:`load_field_map` reads the field map a Criteo conversion stores
+  there, for ``DLRMClassifier``.
 - :func:`convert`: libsvm/svmlight or Parquet to that format in one streaming
   pass (``skvectorflow.io.conversion``).
 - :class:`SvmlightReader`, :class:`ParquetReader`: CSR chunks of a text or
@@ -13,7 +15,7 @@ See ``docs/out_of_core.md``.
 """
 
 from .conversion import READERS, convert
-from .csr_format import CSRWriter, load_csr, save_csr
+from .csr_format import CSRWriter, load_csr, load_field_map, save_csr
 from .parquet import ParquetReader
 from .streaming import fit_stream
 from .svmlight import SvmlightReader
@@ -26,5 +28,6 @@ __all__ = [
     "convert",
     "fit_stream",
     "load_csr",
+    "load_field_map",
     "save_csr",
 ]

@@ -13,8 +13,9 @@ A folder written by :func:`save_csr` or :class:`CSRWriter` holds::
     field_of_column.npy
                   int32, shape (n_features,); only for data whose columns belong
                   to fields (``convert --format criteo``): the field map of
-                  :mod:`skvectorflow.fields` that ``DLRMClassifier`` takes;
-                  the header then has ``"has_field_map": true``
+                  :mod:`skvectorflow.fields` that ``DLRMClassifier`` takes,
+                  read by :func:`load_field_map`; the header then has
+                  ``"has_field_map": true``
 
 These are the engine's own types, so an estimator fits on the memory-mapped
 arrays directly: no copy of ``data``, ``indices`` or ``indptr`` is made and
@@ -36,7 +37,7 @@ import scipy.sparse as sp
 
 from .._engine.csr import CSR_INDPTR_DECREASES, CSR_VALID, first_invalid_entry
 
-__all__ = ["CSRWriter", "load_csr", "save_csr"]
+__all__ = ["CSRWriter", "load_csr", "load_field_map", "save_csr"]
 
 FORMAT_NAME = "skvectorflow-csr"
 FORMAT_VERSION = 1
@@ -440,3 +441,59 @@ def load_csr(path, *, mmap=True, query_id=False, validate=True):
     if not query_id:
         return X, y
     return X, y, _load_array(path / "qid.npy", mmap, QID_DTYPE, (n_rows,))
+
+
+def load_field_map(path):
+    """Load the field map stored in a folder with its CSR matrix.
+
+    ``convert(..., format="criteo")`` and ``CSRWriter(..., field_of_column=...)``
+    store the field of each column beside the arrays; this returns it, for
+    ``DLRMClassifier(field_of_column=...)``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A folder written by :func:`~skvectorflow.io.convert` or
+        :class:`CSRWriter`.
+
+    Returns
+    -------
+    field_of_column : ndarray of int of shape (n_features,)
+        The field of each column, ``-1`` for a dense one (see
+        :mod:`skvectorflow.fields`), read into memory (int32 as written).
+
+    Raises
+    ------
+    ValueError
+        If the folder stores no field map, or its ``field_of_column.npy`` is
+        missing, corrupt, not integers, or not one entry a column of X.
+
+    See Also
+    --------
+    load_csr : X and y of the same folder.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from skvectorflow.io import CSRWriter, load_csr, load_field_map
+    >>> folder = os.path.join(tempfile.mkdtemp(), "clicks")
+    >>> X = sp.csr_matrix(np.array([[0.5, 1, 0, 0], [2.0, 0, 0, 1]]))
+    >>> with CSRWriter(folder, n_features=4, field_of_column=[-1, 0, 0, 1]) as writer:
+    ...     writer.append(X, np.array([1, 0]))
+    >>> X_map, y_map = load_csr(folder)
+    >>> load_field_map(folder).tolist(), X_map.shape
+    ([-1, 0, 0, 1], (2, 4))
+    """
+    path = Path(path)
+    header = read_header(path)
+    if not header.get("has_field_map"):
+        raise ValueError(f"{path} stores no field map ({FIELD_MAP_FILE}): only "
+                         f"convert(..., format='criteo') and CSRWriter(..., field_of_column=...) "
+                         f"write one; build the map otherwise (see skvectorflow.fields).")
+    file = path / FIELD_MAP_FILE
+    field_of_column = _load_array(file, mmap=False, dtype=None, shape_head=(header["n_features"],))
+    if field_of_column.dtype.kind not in "iu":
+        raise ValueError(f"{file} has dtype {field_of_column.dtype}; a field map holds one "
+                         f"integer a column (-1 for a dense column).")
+    return field_of_column
