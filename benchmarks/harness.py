@@ -34,7 +34,8 @@ time for the same model (above 1: skvectorflow is faster).
 Also measured: Hogwild scaling (skvectorflow's speed-up over its one-thread
 run), memory against the bound "X + parameters + optimizer state + 10%",
 serving (``predict_proba`` of one row, p50/p99 over many calls, and rows/s
-on up to 100,000 held-out rows, against ``SGDClassifier`` and PyTorch), and
+on up to 100,000 held-out rows, the best of ``SERVING_BATCH_REPEATS`` calls,
+against ``SGDClassifier`` and PyTorch), and
 JIT compilation (a first fit and predict of each model in a fresh Python
 process with an empty ``NUMBA_CACHE_DIR``, then again with that cache warm).
 Each target of the benchmarks issue is checked against the run's figures.
@@ -102,6 +103,9 @@ RANDOM_STATE = 0
 VW_BITS = 20
 TORCH_LEARNING_RATE = 0.1
 SERVING_BATCH_ROWS = 100_000
+# Batch predict takes tens of milliseconds, where one burst of load on a
+# shared machine doubles a single timing: each model keeps its best call.
+SERVING_BATCH_REPEATS = 5
 
 PEERS = ("bare", "sgd", "torch", "vw", "sklearn-mlp")
 
@@ -276,9 +280,11 @@ def serving(models, X_test, calls, log):
         row = Xb[:1]
         p50, p99 = _latency_us(model.predict_proba, row, calls)
         model.predict_proba(Xb[:1000])
-        started = time.perf_counter()
-        model.predict_proba(Xb)
-        seconds = time.perf_counter() - started
+        seconds = np.inf
+        for _ in range(SERVING_BATCH_REPEATS):
+            started = time.perf_counter()
+            model.predict_proba(Xb)
+            seconds = min(seconds, time.perf_counter() - started)
         rows.append({"run": names[peer], "peer": peer, "model": model_kind, "p50_us": p50,
                      "p99_us": p99, "batch_rows": Xb.shape[0],
                      "batch_rows_per_s": Xb.shape[0] / seconds})
