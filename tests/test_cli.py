@@ -523,3 +523,15 @@ def test_flags_of_another_model_are_refused(classification_files, tmp_path, caps
         assert main(train + flags) == 2, flags
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1 and fragment in err, (flags, err)
+
+
+def test_compile_loads_every_kernel_with_progress(capsys):
+    from skvectorflow._engine.compilation import _KERNELS
+
+    assert main(["compile"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("compiling or loading skvectorflow's kernels; Numba's cache: ")
+    names = [line.split(":")[0].strip() for line in out.splitlines()[1:-1]]
+    assert names == [kernel.__name__ for kernel in _KERNELS]
+    assert "_train_blocks" in names and "_predict_rows" in names
+    assert out.splitlines()[-1].startswith("done in ")

@@ -59,8 +59,13 @@ class KernelOnFirstUse:
         return self.dispatcher(*args)
 
 
-def load_all_kernels():
+def load_all_kernels(report=None):
     """Compile, or load from Numba's cache, every kernel of the imported engine modules.
+
+    Parameters
+    ----------
+    report : callable, default=None
+        Called as ``report(name, seconds)`` after each kernel, for progress.
 
     Returns
     -------
@@ -70,5 +75,8 @@ def load_all_kernels():
     """
     started = time.perf_counter()
     for kernel in list(_KERNELS):
+        kernel_started = time.perf_counter()
         kernel.dispatcher  # noqa: B018 (the property compiles or loads it)
+        if report is not None:
+            report(kernel.__name__, time.perf_counter() - kernel_started)
     return time.perf_counter() - started
