@@ -263,6 +263,20 @@ def fields_backward(scratch, slot, dense_params, dense_grad, layout, activation,
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
+def one_unit_sum(indptr, indices, data, row, input_table, bias):
+    """``bias + sum_p data[p] * input_table[indices[p], 0]`` over CSR row ``row``.
+
+    A sum layer of one unit (a linear model with one output), the sum kept in
+    a register: the general loop of ``forward_row`` re-reads it from memory
+    on every non-zero.
+    """
+    z = bias
+    for p in range(indptr[row], indptr[row + 1]):
+        z += data[p] * input_table[indices[p], 0]
+    return z
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
 def forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, out, slot,
                 input_sums):
     """Outputs of every layer for one CSR row.
@@ -304,12 +318,7 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
         fields_input_layer(indptr, indices, data, row, input_table, dense_params, layout, activation,
                            out, slot, input_sums)
     elif h0 == 1:
-        # A linear model with one output: keep the sum in a register (the
-        # general loop below re-reads it from memory on every non-zero).
-        z = dense_params[0]
-        for p in range(indptr[row], indptr[row + 1]):
-            z += data[p] * input_table[indices[p], 0]
-        out[slot, 0] = z
+        out[slot, 0] = one_unit_sum(indptr, indices, data, row, input_table, dense_params[0])
     else:
         for c in range(h0):
             out[slot, c] = dense_params[c]
@@ -437,10 +446,7 @@ def _predict_rows(indptr, indices, data, row_start, row_stop, input_table, dense
         for row in range(row_start, row_stop):
             if row + PREFETCH_ROWS_AHEAD < row_stop:
                 prefetch_row_weights(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table, 1)
-            z = bias
-            for p in range(indptr[row], indptr[row + 1]):
-                z += data[p] * input_table[indices[p], 0]
-            out[row, 0] = z
+            out[row, 0] = one_unit_sum(indptr, indices, data, row, input_table, bias)
         return
     for row in range(row_start, row_stop):
         if row + PREFETCH_ROWS_AHEAD < row_stop:

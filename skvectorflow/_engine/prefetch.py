@@ -35,7 +35,7 @@ _LLVM_PREFETCH_KEEP_IN_ALL_CACHES = 3
 _LLVM_PREFETCH_DATA_CACHE = 1
 
 
-def _emit_prefetch(context, builder, array_type, array, row, column, intent=_LLVM_PREFETCH_FOR_WRITE):
+def _emit_prefetch(context, builder, array_type, array, row, column, intent):
     """Emit ``llvm.prefetch`` of the address of ``array[row, column]`` (``intent``: read or write)."""
     view = context.make_array(array_type)(context, builder, array)
     pointer = cgutils.get_item_pointer2(
@@ -57,6 +57,16 @@ def _emit_prefetch(context, builder, array_type, array, row, column, intent=_LLV
     ])
 
 
+def _emit_row_prefetch(context, builder, array_type, array, row, width, intent):
+    """Emit prefetches of ``array[row, 0]`` and ``array[row, width - 1]``: every line of the span.
+
+    The span is at most two cache lines for the tables' rows (up to 32 float32).
+    """
+    last = builder.sub(width, context.get_constant(types.intp, 1))
+    _emit_prefetch(context, builder, array_type, array, row, context.get_constant(types.intp, 0), intent)
+    _emit_prefetch(context, builder, array_type, array, row, last, intent)
+
+
 @intrinsic
 def prefetch_table_row(typingctx, table, row):
     """Hint the CPU to fetch row ``row`` of a 2-d table (first and last element) for writing."""
@@ -67,10 +77,7 @@ def prefetch_table_row(typingctx, table, row):
         index = context.cast(builder, index, sig.args[1], types.intp)
         view = context.make_array(sig.args[0])(context, builder, array)
         width = cgutils.unpack_tuple(builder, view.shape)[1]
-        last = builder.sub(width, context.get_constant(types.intp, 1))
-        _emit_prefetch(context, builder, sig.args[0], array, index,
-                       context.get_constant(types.intp, 0))
-        _emit_prefetch(context, builder, sig.args[0], array, index, last)
+        _emit_row_prefetch(context, builder, sig.args[0], array, index, width, _LLVM_PREFETCH_FOR_WRITE)
         return context.get_dummy_value()
 
     return signature, codegen
@@ -98,10 +105,7 @@ def prefetch_table_weights(typingctx, table, row, n_columns):
         array, index, width = args
         index = context.cast(builder, index, sig.args[1], types.intp)
         width = context.cast(builder, width, sig.args[2], types.intp)
-        last = builder.sub(width, context.get_constant(types.intp, 1))
-        _emit_prefetch(context, builder, sig.args[0], array, index,
-                       context.get_constant(types.intp, 0), _LLVM_PREFETCH_FOR_READ)
-        _emit_prefetch(context, builder, sig.args[0], array, index, last, _LLVM_PREFETCH_FOR_READ)
+        _emit_row_prefetch(context, builder, sig.args[0], array, index, width, _LLVM_PREFETCH_FOR_READ)
         return context.get_dummy_value()
 
     return signature, codegen
