@@ -116,6 +116,16 @@ EPSILON = 1e-8
 # ----------------------------------------------------------------------------
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _logistic_loss_and_gradient(z, target):
+    """Log-loss of logit ``z`` for a 0/1 ``target``, and its gradient in ``z``, without overflow."""
+    if z >= 0.0:
+        e = math.exp(-z)
+        return math.log1p(e) + (1.0 - target) * z, 1.0 / (1.0 + e) - target
+    e = math.exp(z)
+    return math.log1p(e) - target * z, e / (1.0 + e) - target
+
+
 @numba.njit(nogil=True, cache=True)
 def bare_adagrad_logistic_epoch(indptr, indices, data, y, block_bounds, block_order, table,
                                 bias, learning_rate, alpha, epsilon):
@@ -164,16 +174,8 @@ def bare_adagrad_logistic_epoch(indptr, indices, data, y, block_bounds, block_or
             z = bias[0]
             for p in range(start, stop):
                 z += data[p] * table[indices[p], 0]
-            target = y[row]
-            if z >= 0.0:
-                e = math.exp(-z)
-                prob = 1.0 / (1.0 + e)
-                loss += math.log1p(e) + (1.0 - target) * z
-            else:
-                e = math.exp(z)
-                prob = e / (1.0 + e)
-                loss += math.log1p(e) - target * z
-            g = prob - target
+            row_loss, g = _logistic_loss_and_gradient(z, y[row])
+            loss += row_loss
             for p in range(start, stop):
                 j = indices[p]
                 w = table[j, 0]
@@ -188,7 +190,11 @@ def bare_adagrad_logistic_epoch(indptr, indices, data, y, block_bounds, block_or
 
 
 class _BareEpoch:
-    """What the bare loops' wrappers share: hyper-parameters and the block order.
+    """What the bare loops' wrappers share: hyper-parameters, ``fit`` and the block order.
+
+    A subclass defines ``_initialise(X, y, rng)`` (its parameters, as
+    attributes) and ``_epoch(X, y, block_bounds, order)`` (one epoch; returns
+    the summed loss).
 
     Parameters
     ----------
@@ -207,10 +213,27 @@ class _BareEpoch:
         self.block_size = block_size
         self.random_state = random_state
 
-    def _shuffled_blocks(self, n_rows, rng):
-        """Block bounds of ``block_size`` rows and a random order to visit them (as the engine)."""
+    def fit(self, X, y):
+        """Train for one epoch: ``_initialise`` the parameters, then ``_epoch`` over shuffled blocks.
+
+        Parameters
+        ----------
+        X : scipy.sparse.csr_matrix of float32, shape (n_rows, n_features)
+        y : array of {0, 1}, shape (n_rows,)
+
+        Returns
+        -------
+        self
+        """
+        y = np.asarray(y, dtype=np.float64)
+        n_rows = X.shape[0]
+        rng = np.random.default_rng(self.random_state)
+        self._initialise(X, y, rng)
+        # Block bounds of block_size rows and a random order to visit them (as the engine).
         block_bounds = np.append(np.arange(0, n_rows, self.block_size), n_rows).astype(np.int64)
-        return block_bounds, rng.permutation(block_bounds.size - 1).astype(np.int64)
+        order = rng.permutation(block_bounds.size - 1).astype(np.int64)
+        self.loss_ = self._epoch(X, y, block_bounds, order) / max(n_rows, 1)
+        return self
 
 
 def _log_odds(y):
@@ -225,27 +248,15 @@ class BareLogistic(_BareEpoch):
     Parameters are those of ``_BareEpoch``.
     """
 
-    def fit(self, X, y):
-        """Train for one epoch from zero weights and the log-odds prior bias.
-
-        Parameters
-        ----------
-        X : scipy.sparse.csr_matrix of float32, shape (n_rows, n_features)
-        y : array of {0, 1}, shape (n_rows,)
-
-        Returns
-        -------
-        self : BareLogistic
-        """
-        y = np.asarray(y, dtype=np.float64)
-        n_rows = X.shape[0]
+    def _initialise(self, X, y, rng):
+        """Zero weights and the log-odds prior bias."""
         self.table_ = np.zeros((X.shape[1], 2), dtype=np.float32)
         self.bias_ = np.array([_log_odds(y), 0.0])
-        block_bounds, order = self._shuffled_blocks(n_rows, np.random.default_rng(self.random_state))
-        self.loss_ = bare_adagrad_logistic_epoch(
+
+    def _epoch(self, X, y, block_bounds, order):
+        return bare_adagrad_logistic_epoch(
             X.indptr, X.indices, X.data, y, block_bounds, order, self.table_, self.bias_,
-            self.learning_rate, self.alpha, self.epsilon) / max(n_rows, 1)
-        return self
+            self.learning_rate, self.alpha, self.epsilon)
 
     def predict_proba(self, X):
         """Probabilities of classes 0 and 1, shape (n_rows, 2)."""
@@ -311,16 +322,9 @@ def bare_mlp16_epoch(indptr, indices, data, y, block_bounds, block_order, table,
             for u in range(16):
                 hidden[u] = max(hidden[u], np.float32(0.0))
                 z += dense[16 + u] * hidden[u]
-            target = y[row]
-            if z >= 0.0:
-                e = math.exp(-z)
-                prob = 1.0 / (1.0 + e)
-                loss += math.log1p(e) + (1.0 - target) * z
-            else:
-                e = math.exp(z)
-                prob = e / (1.0 + e)
-                loss += math.log1p(e) - target * z
-            g = np.float32(prob - target)
+            row_loss, g = _logistic_loss_and_gradient(z, y[row])
+            loss += row_loss
+            g = np.float32(g)
             for u in range(16):
                 delta[u] = g * dense[16 + u] if hidden[u] > 0.0 else np.float32(0.0)
             for p in range(start, stop):
@@ -354,22 +358,9 @@ class BareMLP16(_BareEpoch):
     Parameters are those of ``_BareEpoch``.
     """
 
-    def fit(self, X, y):
-        """Train for one epoch from Glorot-uniform weights and the log-odds prior bias.
-
-        Parameters
-        ----------
-        X : scipy.sparse.csr_matrix of float32, shape (n_rows, n_features)
-        y : array of {0, 1}, shape (n_rows,)
-
-        Returns
-        -------
-        self : BareMLP16
-        """
-        y = np.asarray(y, dtype=np.float64)
-        n_rows = X.shape[0]
-        rng = np.random.default_rng(self.random_state)
-        fan_in = max(X.nnz / max(n_rows, 1), 1.0)
+    def _initialise(self, X, y, rng):
+        """Glorot-uniform weights and the log-odds prior bias."""
+        fan_in = max(X.nnz / max(X.shape[0], 1), 1.0)
         self.table_ = np.zeros((X.shape[1], 17), dtype=np.float32)
         # The engine's in-place draw: numpy's would add a second table's
         # worth of temporaries and seconds to the floor.
@@ -379,11 +370,11 @@ class BareMLP16(_BareEpoch):
         self.dense_[16:32] = rng.uniform(-np.sqrt(6.0 / 17), np.sqrt(6.0 / 17), size=16)
         self.dense_[32] = _log_odds(y)
         self.dense_state_ = np.zeros(33, dtype=np.float32)
-        block_bounds, order = self._shuffled_blocks(n_rows, rng)
-        self.loss_ = bare_mlp16_epoch(
+
+    def _epoch(self, X, y, block_bounds, order):
+        return bare_mlp16_epoch(
             X.indptr, X.indices, X.data, y, block_bounds, order, self.table_, self.dense_,
-            self.dense_state_, self.learning_rate, self.alpha, self.epsilon) / max(n_rows, 1)
-        return self
+            self.dense_state_, self.learning_rate, self.alpha, self.epsilon)
 
     def predict_proba(self, X):
         """Probabilities of classes 0 and 1, shape (n_rows, 2)."""
