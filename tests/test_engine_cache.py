@@ -3,7 +3,8 @@
 The engine's kernels take the loss callback as a first-class function
 argument of one declared type, so whichever callback a user passes, the
 compiled epoch is the same and is loaded from the cache.  Passing a jitted
-function as a plain argument, or building closures, would silently make every
+function as a plain argument, or closing over anything but constants (the
+epoch kernels close over their variant's codes), would silently make every
 process recompile; this test catches that.
 """
 
@@ -17,7 +18,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     import scipy.sparse as sp
     from skvectorflow import SparseMLPRegressor
-    from skvectorflow._engine import hogwild, kernels
+    from skvectorflow._engine import hogwild, kernels, network, optimizers
 
     def user_loss_{suffix}(pred, target, weight, grad):
         loss = 0.0
@@ -30,9 +31,10 @@ SCRIPT = textwrap.dedent(
     X = sp.random(50, 20, density=0.3, format="csr", dtype=np.float32, random_state=0)
     y = np.arange(50, dtype=float)
     SparseMLPRegressor(hidden_layer_sizes=(4,), max_iter=1, loss_callback=user_loss_{suffix}).fit(X, y).predict(X)
+    kernel = hogwild.train_blocks_kernel(network.INPUT_SUM, optimizers.ADAGRAD, False).dispatcher
     stats = {{
-        "train_hits": sum(hogwild.train_blocks.dispatcher.stats.cache_hits.values()),
-        "train_misses": sum(hogwild.train_blocks.dispatcher.stats.cache_misses.values()),
+        "train_hits": sum(kernel.stats.cache_hits.values()),
+        "train_misses": sum(kernel.stats.cache_misses.values()),
         "predict_hits": sum(kernels.predict_rows.dispatcher.stats.cache_hits.values()),
     }}
     print(json.dumps(stats))

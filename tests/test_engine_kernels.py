@@ -200,7 +200,8 @@ def test_backprop_matches_finite_differences(activation, hidden, loss):
     dense_grad = np.zeros_like(dense)
     deltas = np.zeros((2, int(np.max(layout.layer_sizes))), np.float32)
     delta0 = np.zeros((1, int(layout.layer_sizes[0])), np.float32)
-    backward_row(activations, 0, dense, dense_grad, ro_layout, code, grad_out, 0, deltas, delta0)
+    backward_row(network.INPUT_SUM, activations, 0, dense, dense_grad, ro_layout, code, grad_out, 0, deltas,
+                 delta0)
 
     table64 = table.astype(np.float64)
     dense64 = dense.astype(np.float64)

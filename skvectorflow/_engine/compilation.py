@@ -33,15 +33,17 @@ class KernelOnFirstUse:
         The kernel's Python source.
     make_signature : callable
         Returns the Numba signature; called once, on first use.
+    name : str, default=None
+        The name progress reports give it; ``pyfunc.__name__`` when None.
     """
 
-    def __init__(self, pyfunc, make_signature):
+    def __init__(self, pyfunc, make_signature, name=None):
         self._pyfunc = pyfunc
         self._make_signature = make_signature
         self._dispatcher = None
         self._lock = threading.Lock()
         self.__doc__ = pyfunc.__doc__
-        self.__name__ = pyfunc.__name__
+        self.__name__ = pyfunc.__name__ if name is None else name
         _KERNELS.append(self)
 
     @property

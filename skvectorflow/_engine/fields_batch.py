@@ -462,8 +462,8 @@ def train_fields_batches(indptr, indices, data, targets, sample_weight, block_bo
                 deltas = back
 
         # 6. One optimizer step for the batch (it zeroes dense_grad).
-        apply_step(input_table, dense_params, dense_state, layout, config, dense_grad, hash_slots,
-                   slot_feature, slot_position, slot_grad, slot_scale, n_slots, n, step)
+        apply_step(config.optimizer, input_table, dense_params, dense_state, layout, config, dense_grad,
+                   hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots, n, step)
         step += step_stride
         n_steps += 1
         n_rows = 0

@@ -16,8 +16,9 @@ memory-mapped from a file larger than memory is read window by window, mostly
 sequentially, instead of at random over the whole file.
 
 *Threads.*  ``run_epoch`` splits the epoch's block order into ``n_threads``
-contiguous shares and runs ``train_blocks`` on each in its own Python thread.
-``train_blocks`` is a ``nogil`` compiled function, so threads run in parallel.
+contiguous shares and runs the epoch kernel (``train_blocks_kernel``) on each in
+its own Python thread.  The kernel is a ``nogil`` compiled function, so
+threads run in parallel.
 Parameters (``input_table``, ``dense_params``, ``dense_state``) are shared and
 updated without locks (Hogwild, Niu et al. 2011): a thread may read a weight
 another is writing, and concurrent read-modify-writes of one weight may drop an
@@ -58,16 +59,17 @@ from .compilation import KernelOnFirstUse
 from .epoch_stats import N_STATS, STAT_BAD_UNIT, STAT_LOSS, STAT_STATUS, STAT_UPDATES, STAT_WEIGHT
 from .epoch_stats import STATUS_NONFINITE_GRADIENT, STATUS_NONFINITE_LOSS, STATUS_OK
 from .fields_batch import batch_buffer_length, train_fields_batches
-from .kernels import LAYOUT_TYPE, backward_row, factorization_nonzero_gradient, fields_backward
-from .kernels import forward_row, predict_rows
-from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INPUT_FACTORIZATION, INPUT_FIELDS
+from .kernels import LAYOUT_TYPE, add_linear_term, backward_row, dense_layers_forward
+from .kernels import factorization_input_layer, factorization_nonzero_gradient, fields_backward
+from .kernels import fields_input_layer, predict_rows, sum_input_layer
+from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INPUT_FACTORIZATION, INPUT_FIELDS, INPUT_SUM
 from .network import SPEC_KIND, SPEC_N_FIELDS, SPEC_SCRATCH_WIDTH, SPEC_TABLE_WIDTH, table_width
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
 from .objectives import FIRST_QUERY_LOSS, LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
 from .ranking import query_loss, unit_seed
 from .minibatch import accumulate_input_gradient, apply_step
-from .optimizers import step_learning_rate, update_input_rows
+from .optimizers import OPTIMIZER_CODES, step_learning_rate, update_input_rows
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 
 TrainConfig = namedtuple(
@@ -208,210 +210,253 @@ def make_thread_scratch(layout, n_dense, n_targets, max_unit_rows, max_unit_nnz,
 
 
 
-def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, block_bounds, block_order,
-                  input_table, dense_params, dense_state, layout, config, loss_callback, scratch,
-                  first_step, step_stride, stats):
-    """Train on the units of the given blocks, in order (one thread's share of an epoch).
+@numba.njit(nogil=True, cache=True, inline="always")
+def _unit_nnz(indptr, unit_bounds, unit):
+    """Non-zeros of work unit ``unit`` (a row when ``unit_bounds`` is empty)."""
+    if unit_bounds.shape[0] == 0:
+        return indptr[unit + 1] - indptr[unit]
+    return indptr[unit_bounds[unit + 1]] - indptr[unit_bounds[unit]]
+
+
+def _make_train_blocks(input_kind, optimizer, query_units):
+    """The epoch kernel's source for one input-layer kind, optimizer and unit loss.
+
+    The three arguments are free variables of the returned function, so Numba
+    compiles them as constants and prunes every branch of the other kinds,
+    optimizers and losses before it inlines the helpers (``input_kind`` and
+    ``optimizer`` are passed down to them).  One variant compiles in a
+    fraction of the time of a kernel holding them all, and a fit compiles only
+    the variant it runs.  Numba's cache keys each variant by the values of its
+    free variables.
 
     Parameters
     ----------
-    indptr : int64[::1]; indices : int32[::1]; data : float32[::1]
-        The CSR matrix (read only; never written).
-    targets : float32[:, ::1], shape (n_rows, n_targets)
-    sample_weight : float32[::1], shape (n_rows,)
-    unit_bounds : int64[::1]
-        Row ranges of the units, or empty when each row is a unit.
-    block_bounds : int64[::1]
-        Unit ranges of the blocks.
-    block_order : int64[::1]
-        The blocks this thread visits, in order.
-    input_table, dense_params, dense_state : float32 arrays
-        Shared parameters and optimizer state; updated in place, lock-free.
-    layout : NetworkLayout
-    config : TrainConfig
-    loss_callback : FunctionType(LOSS_SIGNATURE)
-        Called when ``config.use_callback``; otherwise the built-in
-        ``config.loss`` is used.
-    scratch : ThreadScratch
-        This thread's buffers.
-    first_step, step_stride : int
-        This thread's optimizer steps are numbered ``first_step``,
-        ``first_step + step_stride``, ... (threads interleave the global
-        count used by learning-rate schedules and Adam).
-    stats : float64[::1], length N_STATS; written
-        Summed weighted loss, summed weight, steps taken, status, and the
-        unit that failed.
+    input_kind : int
+        ``network.INPUT_SUM``, ``INPUT_FACTORIZATION`` or ``INPUT_FIELDS``.
+    optimizer : int
+        One of ``optimizers.OPTIMIZER_CODES``.
+    query_units : bool
+        Whether units are queries scored by a built-in ranking loss
+        (``ranking.query_loss``) rather than rows or groups scored by
+        ``objectives.unit_loss`` (built-in or callback).
     """
-    sizes = layout.layer_sizes
-    n_layers = sizes.shape[0]
-    h0 = sizes[0]
-    factorization = layout.input_spec[SPEC_KIND] == INPUT_FACTORIZATION
-    fields = layout.input_spec[SPEC_KIND] == INPUT_FIELDS
-    n_linear = layout.input_spec[1]
-    width = layout.input_spec[SPEC_TABLE_WIDTH]
-    column_role = layout.column_role
-    first_field_vector = 1 if layout.bottom_sizes.shape[0] > 0 else 0
-    n_outputs = config.n_outputs
-    n_targets = config.n_targets
-    output_offset = layout.activation_offsets[n_layers - 1]
-    rows_are_units = unit_bounds.shape[0] == 0
-    batch_size = config.batch_size
-    # Unpacked once: every access to a tuple's array field costs reference counting.
-    activations = scratch.activations
-    deltas = scratch.deltas
-    input_deltas = scratch.input_deltas
-    input_sums = scratch.input_sums
-    nonzero_grad = scratch.nonzero_grad
-    vector_grad = scratch.vector_grad
-    pred = scratch.pred
-    grad = scratch.grad
-    target = scratch.target
-    weight = scratch.weight
-    dense_grad = scratch.dense_grad
-    slot_feature = scratch.slot_feature
-    slot_position = scratch.slot_position
-    slot_grad = scratch.slot_grad
-    slot_scale = scratch.slot_scale
-    hash_slots = scratch.hash_slots
-    rank_by_label = scratch.rank_by_label
-    rank_group_end = scratch.rank_group_end
-    rank_partners = scratch.rank_partners
-    rank_by_score = scratch.rank_by_score
-    rank_position = scratch.rank_position
-    query_losses = config.loss >= FIRST_QUERY_LOSS and not config.use_callback
-    capacity = slot_feature.shape[0]
-    loss_sum = 0.0
-    weight_sum = 0.0
-    step = first_step
-    n_steps = 0
-    batch_count = 0
-    n_slots = 0
-    for p in range(dense_grad.shape[0]):
-        dense_grad[p] = 0.0
-    stats[STAT_STATUS] = STATUS_OK
-    for b in range(block_order.shape[0]):
-        block = block_order[b]
-        last_unit = block_bounds[block + 1] - 1
-        block_row_stop = last_unit + 1 if rows_are_units else unit_bounds[last_unit + 1]
-        for unit in range(block_bounds[block], block_bounds[block + 1]):
-            if rows_are_units:
-                row_start = unit
-                row_stop = unit + 1
-            else:
-                row_start = unit_bounds[unit]
-                row_stop = unit_bounds[unit + 1]
-            n_rows = row_stop - row_start
-            ahead = row_start + PREFETCH_ROWS_AHEAD
-            if ahead < block_row_stop:
-                prefetch_row_features(indptr, indices, ahead, input_table)
-            # Apply the pending batch before this unit's forward pass: when it
-            # is full, or early when this unit's features could overflow the
-            # mini-batch table.
-            if batch_count == batch_size or (
-                batch_count > 0 and n_slots + (indptr[row_stop] - indptr[row_start]) > capacity
-            ):
-                apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
-                           hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
-                           batch_count, step)
-                step += step_stride
-                n_steps += 1
-                batch_count = 0
-                n_slots = 0
-            for r in range(n_rows):
-                row = row_start + r
-                forward_row(indptr, indices, data, row, input_table, dense_params, layout,
-                            config.activation, activations, r, input_sums)
-                for o in range(n_outputs):
-                    pred[r * n_outputs + o] = activations[r, output_offset + o]
-                for t in range(n_targets):
-                    target[r * n_targets + t] = targets[row, t]
-                weight[r] = sample_weight[row]
-                weight_sum += sample_weight[row]
-            if query_losses:
-                loss = query_loss(config.loss, pred, target, weight, grad, n_rows, config.max_pairs,
-                                  unit_seed(config.seed, unit), rank_by_label, rank_group_end,
-                                  rank_partners, rank_by_score, rank_position)
-            else:
-                loss = unit_loss(config.loss, config.use_callback, loss_callback, pred, target,
-                                 weight, grad, n_rows, n_outputs, n_targets, config.huber_delta)
-            if not math.isfinite(loss):
-                stats[STAT_STATUS] = STATUS_NONFINITE_LOSS
-                stats[STAT_BAD_UNIT] = unit
-                return
-            loss_sum += loss
-            has_gradient = False
-            for o in range(n_rows * n_outputs):
-                g = grad[o]
-                if not math.isfinite(g):
-                    stats[STAT_STATUS] = STATUS_NONFINITE_GRADIENT
+
+    def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, block_bounds, block_order,
+                      input_table, dense_params, dense_state, layout, config, loss_callback, scratch,
+                      first_step, step_stride, stats):
+        """Train on the units of the given blocks, in order (one thread's share of an epoch).
+
+        Parameters
+        ----------
+        indptr : int64[::1]; indices : int32[::1]; data : float32[::1]
+            The CSR matrix (read only; never written).
+        targets : float32[:, ::1], shape (n_rows, n_targets)
+        sample_weight : float32[::1], shape (n_rows,)
+        unit_bounds : int64[::1]
+            Row ranges of the units, or empty when each row is a unit.
+        block_bounds : int64[::1]
+            Unit ranges of the blocks.
+        block_order : int64[::1]
+            The blocks this thread visits, in order.
+        input_table, dense_params, dense_state : float32 arrays
+            Shared parameters and optimizer state; updated in place, lock-free.
+        layout : NetworkLayout
+        config : TrainConfig
+        loss_callback : FunctionType(LOSS_SIGNATURE)
+            Called when ``config.use_callback``; otherwise the built-in
+            ``config.loss`` is used.
+        scratch : ThreadScratch
+            This thread's buffers.
+        first_step, step_stride : int
+            This thread's optimizer steps are numbered ``first_step``,
+            ``first_step + step_stride``, ... (threads interleave the global
+            count used by learning-rate schedules and Adam).
+        stats : float64[::1], length N_STATS; written
+            Summed weighted loss, summed weight, steps taken, status, and the
+            unit that failed.
+        """
+        sizes = layout.layer_sizes
+        n_layers = sizes.shape[0]
+        h0 = sizes[0]
+        n_linear = layout.input_spec[1]
+        activation = config.activation
+        width = layout.input_spec[SPEC_TABLE_WIDTH]
+        column_role = layout.column_role
+        first_field_vector = 1 if layout.bottom_sizes.shape[0] > 0 else 0
+        n_outputs = config.n_outputs
+        n_targets = config.n_targets
+        output_offset = layout.activation_offsets[n_layers - 1]
+        rows_are_units = unit_bounds.shape[0] == 0
+        batch_size = config.batch_size
+        # Unpacked once: every access to a tuple's array field costs reference counting.
+        activations = scratch.activations
+        deltas = scratch.deltas
+        input_deltas = scratch.input_deltas
+        input_sums = scratch.input_sums
+        nonzero_grad = scratch.nonzero_grad
+        vector_grad = scratch.vector_grad
+        pred = scratch.pred
+        grad = scratch.grad
+        target = scratch.target
+        weight = scratch.weight
+        dense_grad = scratch.dense_grad
+        slot_feature = scratch.slot_feature
+        slot_position = scratch.slot_position
+        slot_grad = scratch.slot_grad
+        slot_scale = scratch.slot_scale
+        hash_slots = scratch.hash_slots
+        rank_by_label = scratch.rank_by_label
+        rank_group_end = scratch.rank_group_end
+        rank_partners = scratch.rank_partners
+        rank_by_score = scratch.rank_by_score
+        rank_position = scratch.rank_position
+        capacity = slot_feature.shape[0]
+        loss_sum = 0.0
+        weight_sum = 0.0
+        step = first_step
+        n_steps = 0
+        batch_count = 0
+        n_slots = 0
+        for p in range(dense_grad.shape[0]):
+            dense_grad[p] = 0.0
+        stats[STAT_STATUS] = STATUS_OK
+        n_blocks = block_order.shape[0]
+        for b in range(n_blocks):
+            block = block_order[b]
+            last_unit = block_bounds[block + 1] - 1
+            block_row_stop = last_unit + 1 if rows_are_units else unit_bounds[last_unit + 1]
+            for unit in range(block_bounds[block], block_bounds[block + 1]):
+                if rows_are_units:
+                    row_start = unit
+                    row_stop = unit + 1
+                else:
+                    row_start = unit_bounds[unit]
+                    row_stop = unit_bounds[unit + 1]
+                n_rows = row_stop - row_start
+                ahead = row_start + PREFETCH_ROWS_AHEAD
+                if ahead < block_row_stop:
+                    prefetch_row_features(indptr, indices, ahead, input_table)
+                for r in range(n_rows):
+                    row = row_start + r
+                    # forward_row with the input layer's kind fixed: pruned
+                    # here, the other kinds' code is never inlined.
+                    if input_kind == INPUT_FACTORIZATION:
+                        factorization_input_layer(indptr, indices, data, row, input_table, dense_params, h0,
+                                                  n_linear, activations, r, input_sums)
+                    elif input_kind == INPUT_FIELDS:
+                        fields_input_layer(indptr, indices, data, row, input_table, dense_params, layout,
+                                           activation, activations, r, input_sums)
+                    else:
+                        sum_input_layer(indptr, indices, data, row, input_table, dense_params, h0,
+                                        activations, r)
+                    dense_layers_forward(dense_params, layout, activation, activations, r,
+                                         input_kind == INPUT_SUM)
+                    if input_kind == INPUT_FACTORIZATION:
+                        add_linear_term(layout, activations, r, input_sums, n_linear)
+                    for o in range(n_outputs):
+                        pred[r * n_outputs + o] = activations[r, output_offset + o]
+                    for t in range(n_targets):
+                        target[r * n_targets + t] = targets[row, t]
+                    weight[r] = sample_weight[row]
+                    weight_sum += sample_weight[row]
+                if query_units:
+                    loss = query_loss(config.loss, pred, target, weight, grad, n_rows, config.max_pairs,
+                                      unit_seed(config.seed, unit), rank_by_label, rank_group_end,
+                                      rank_partners, rank_by_score, rank_position)
+                else:
+                    loss = unit_loss(config.loss, config.use_callback, loss_callback, pred, target,
+                                     weight, grad, n_rows, n_outputs, n_targets, config.huber_delta)
+                if not math.isfinite(loss):
+                    stats[STAT_STATUS] = STATUS_NONFINITE_LOSS
                     stats[STAT_BAD_UNIT] = unit
                     return
-                if g != 0.0:
-                    has_gradient = True
-            if has_gradient:
-                for r in range(n_rows):
-                    backward_row(activations, r, dense_params, dense_grad, layout,
-                                 config.activation, grad, r * n_outputs,
-                                 deltas, input_deltas)
-                if factorization:
-                    # Each non-zero's table row has its own gradient (it
-                    # depends on the row's weights): computed, then applied
-                    # or accumulated like the sum layer's.
-                    rate = step_learning_rate(config, step)
+                loss_sum += loss
+                has_gradient = False
+                for o in range(n_rows * n_outputs):
+                    g = grad[o]
+                    if not math.isfinite(g):
+                        stats[STAT_STATUS] = STATUS_NONFINITE_GRADIENT
+                        stats[STAT_BAD_UNIT] = unit
+                        return
+                    if g != 0.0:
+                        has_gradient = True
+                if has_gradient:
                     for r in range(n_rows):
-                        row = row_start + r
-                        for p in range(indptr[row], indptr[row + 1]):
-                            factorization_nonzero_gradient(input_table, indices[p], data[p], input_sums, r,
-                                                           input_deltas, grad, r * n_outputs, h0,
-                                                           n_linear, nonzero_grad)
-                            if batch_size == 1:
-                                update_input_rows(input_table, indices, data, p, p + 1, width,
-                                                  nonzero_grad, 0, rate, config)
-                            else:
-                                n_slots = accumulate_input_gradient(
-                                    hash_slots, slot_feature, slot_position, slot_grad, n_slots,
-                                    indices[p], data[p], nonzero_grad, 0, width)
-                elif fields:
-                    # A field's table rows get x_j times the gradient of its
-                    # pooled embedding; dense columns live in the bottom MLP.
-                    rate = step_learning_rate(config, step)
-                    for r in range(n_rows):
-                        row = row_start + r
-                        fields_backward(input_sums, r, dense_params, dense_grad, layout,
-                                        config.activation, input_deltas, vector_grad, deltas)
-                        for p in range(indptr[row], indptr[row + 1]):
-                            field = column_role[indices[p]]
-                            if field < 0:
-                                continue
-                            if batch_size == 1:
-                                update_input_rows(input_table, indices, data, p, p + 1, width,
-                                                  vector_grad, first_field_vector + field, rate, config)
-                            else:
-                                n_slots = accumulate_input_gradient(
-                                    hash_slots, slot_feature, slot_position, slot_grad, n_slots,
-                                    indices[p], data[p], vector_grad, first_field_vector + field, width)
-                elif batch_size == 1:
-                    rate = step_learning_rate(config, step)
-                    for r in range(n_rows):
-                        row = row_start + r
-                        update_input_rows(input_table, indices, data, indptr[row], indptr[row + 1],
-                                          h0, input_deltas, r, rate, config)
-                else:
-                    for r in range(n_rows):
-                        row = row_start + r
-                        for p in range(indptr[row], indptr[row + 1]):
-                            n_slots = accumulate_input_gradient(hash_slots, slot_feature, slot_position,
-                                                                slot_grad, n_slots, indices[p], data[p],
-                                                                input_deltas, r, h0)
-            batch_count += 1
-    if batch_count > 0:
-        apply_step(input_table, dense_params, dense_state, layout, config, dense_grad,
-                   hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
-                   batch_count, step)
-        n_steps += 1
-    stats[STAT_LOSS] = loss_sum
-    stats[STAT_WEIGHT] = weight_sum
-    stats[STAT_UPDATES] = n_steps
+                        backward_row(input_kind, activations, r, dense_params, dense_grad, layout,
+                                     activation, grad, r * n_outputs,
+                                     deltas, input_deltas)
+                    if input_kind == INPUT_FACTORIZATION:
+                        # Each non-zero's table row has its own gradient (it
+                        # depends on the row's weights): computed, then applied
+                        # or accumulated like the sum layer's.
+                        rate = step_learning_rate(optimizer, config, step)
+                        for r in range(n_rows):
+                            row = row_start + r
+                            for p in range(indptr[row], indptr[row + 1]):
+                                factorization_nonzero_gradient(input_table, indices[p], data[p], input_sums,
+                                                               r, input_deltas, grad, r * n_outputs, h0,
+                                                               n_linear, nonzero_grad)
+                                if batch_size == 1:
+                                    update_input_rows(optimizer, input_table, indices, data, p, p + 1, width,
+                                                      nonzero_grad, 0, rate, config)
+                                else:
+                                    n_slots = accumulate_input_gradient(
+                                        hash_slots, slot_feature, slot_position, slot_grad, n_slots,
+                                        indices[p], data[p], nonzero_grad, 0, width)
+                    elif input_kind == INPUT_FIELDS:
+                        # A field's table rows get x_j times the gradient of its
+                        # pooled embedding; dense columns live in the bottom MLP.
+                        rate = step_learning_rate(optimizer, config, step)
+                        for r in range(n_rows):
+                            row = row_start + r
+                            fields_backward(input_sums, r, dense_params, dense_grad, layout,
+                                            activation, input_deltas, vector_grad, deltas)
+                            for p in range(indptr[row], indptr[row + 1]):
+                                field = column_role[indices[p]]
+                                if field < 0:
+                                    continue
+                                if batch_size == 1:
+                                    update_input_rows(optimizer, input_table, indices, data, p, p + 1, width,
+                                                      vector_grad, first_field_vector + field, rate, config)
+                                else:
+                                    n_slots = accumulate_input_gradient(
+                                        hash_slots, slot_feature, slot_position, slot_grad, n_slots,
+                                        indices[p], data[p], vector_grad, first_field_vector + field, width)
+                    elif batch_size == 1:
+                        rate = step_learning_rate(optimizer, config, step)
+                        for r in range(n_rows):
+                            row = row_start + r
+                            update_input_rows(optimizer, input_table, indices, data, indptr[row],
+                                              indptr[row + 1], h0, input_deltas, r, rate, config)
+                    else:
+                        for r in range(n_rows):
+                            row = row_start + r
+                            for p in range(indptr[row], indptr[row + 1]):
+                                n_slots = accumulate_input_gradient(hash_slots, slot_feature, slot_position,
+                                                                    slot_grad, n_slots, indices[p], data[p],
+                                                                    input_deltas, r, h0)
+                batch_count += 1
+                # Apply the batch when it is full, at the end of the share, or
+                # early when the next unit's features could overflow the
+                # mini-batch table.  (One call site: each is another inlined
+                # copy of the optimizer to compile.)
+                next_unit = unit + 1
+                if next_unit == block_bounds[block + 1]:
+                    next_unit = block_bounds[block_order[b + 1]] if b + 1 < n_blocks else -1
+                if (batch_count == batch_size or next_unit < 0
+                        or n_slots + _unit_nnz(indptr, unit_bounds, next_unit) > capacity):
+                    apply_step(optimizer, input_table, dense_params, dense_state, layout, config, dense_grad,
+                               hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
+                               batch_count, step)
+                    step += step_stride
+                    n_steps += 1
+                    batch_count = 0
+                    n_slots = 0
+        stats[STAT_LOSS] = loss_sum
+        stats[STAT_WEIGHT] = weight_sum
+        stats[STAT_UPDATES] = n_steps
+
+    return _train_blocks
 
 
 def _train_blocks_signature():
@@ -427,7 +472,38 @@ def _train_blocks_signature():
     )
 
 
-train_blocks = KernelOnFirstUse(_train_blocks, _train_blocks_signature)
+_INPUT_KIND_NAMES = {INPUT_SUM: "sum", INPUT_FACTORIZATION: "factorization", INPUT_FIELDS: "fields"}
+_OPTIMIZER_NAMES = {code: name for name, code in OPTIMIZER_CODES.items()}
+_TRAIN_BLOCKS_VARIANTS = {}
+
+
+def train_blocks_kernel(input_kind, optimizer, query_units):
+    """The epoch kernel for one input-layer kind, optimizer and unit loss (see ``_make_train_blocks``).
+
+    Returns
+    -------
+    KernelOnFirstUse
+        Made once per variant; it compiles, or loads from Numba's cache, on
+        first use.
+    """
+    variant = (int(input_kind), int(optimizer), bool(query_units))
+    kernel = _TRAIN_BLOCKS_VARIANTS.get(variant)
+    if kernel is None:
+        kernel = _TRAIN_BLOCKS_VARIANTS.setdefault(variant, KernelOnFirstUse(
+            _make_train_blocks(*variant), _train_blocks_signature,
+            name="_train_blocks[{}, {}{}]".format(_INPUT_KIND_NAMES[variant[0]], _OPTIMIZER_NAMES[variant[1]],
+                                                  ", queries" if variant[2] else "")))
+    return kernel
+
+
+# Every variant an estimator can ask for, made now so that ``load_all_kernels``
+# knows them: each input kind with each optimizer, and query losses (the
+# ranker's) on the sum layer.
+for _input_kind in _INPUT_KIND_NAMES:
+    for _optimizer in _OPTIMIZER_NAMES:
+        train_blocks_kernel(_input_kind, _optimizer, False)
+for _optimizer in _OPTIMIZER_NAMES:
+    train_blocks_kernel(INPUT_SUM, _optimizer, True)
 
 
 def _train_fields_batches_signature():
@@ -515,7 +591,8 @@ def run_epoch(csr, targets, sample_weight, unit_bounds, block_bounds, block_orde
                    input_table, dense_params, dense_state, layout, config, callback, scratches[t],
                    first_step + 1 + t, n_threads, stats[t])
     else:
-        kernel = train_blocks.dispatcher
+        query_units = int(config.loss) >= FIRST_QUERY_LOSS and not config.use_callback
+        kernel = train_blocks_kernel(layout.input_spec[SPEC_KIND], config.optimizer, query_units).dispatcher
 
         def work(t):
             kernel(indptr, indices, data, targets, sample_weight, unit_bounds, block_bounds, shares[t],

@@ -277,9 +277,63 @@ def one_unit_sum(indptr, indices, data, row, input_table, bias):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
+def sum_input_layer(indptr, indices, data, row, input_table, dense_params, h0, out, slot):
+    """The sum layer's pre-activation ``b0 + sum_k x_k W0[j_k]`` of one row into ``out[slot, :h0]``."""
+    if h0 == 1:
+        out[slot, 0] = one_unit_sum(indptr, indices, data, row, input_table, dense_params[0])
+        return
+    for c in range(h0):
+        out[slot, c] = dense_params[c]
+    for p in range(indptr[row], indptr[row + 1]):
+        feature = indices[p]
+        x = data[p]
+        for c in range(h0):
+            out[slot, c] += x * input_table[feature, c]
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def dense_layers_forward(dense_params, layout, activation, out, slot, activate_input):
+    """Layers 1, 2, ... of one row, from layer 0's output in ``out[slot]``.
+
+    ``activate_input`` applies the hidden activation to layer 0 first (the
+    sum layer's; interaction layers are not activated).  The last layer is
+    linear.
+    """
+    sizes = layout.layer_sizes
+    n_layers = sizes.shape[0]
+    if n_layers > 1 and activate_input:
+        activate(activation, out, slot, 0, sizes[0])
+    for layer in range(1, n_layers):
+        n_in = sizes[layer - 1]
+        n_out = sizes[layer]
+        a_in = layout.activation_offsets[layer - 1]
+        a_out = layout.activation_offsets[layer]
+        b0 = layout.bias_offsets[layer]
+        w0 = layout.weight_offsets[layer]
+        for o in range(n_out):
+            out[slot, a_out + o] = dense_params[b0 + o]
+        for i in range(n_in):
+            a = out[slot, a_in + i]
+            if a != 0.0:
+                w_row = w0 + i * n_out
+                for o in range(n_out):
+                    out[slot, a_out + o] += a * dense_params[w_row + o]
+        if layer < n_layers - 1:
+            activate(activation, out, slot, a_out, a_out + n_out)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def add_linear_term(layout, out, slot, input_sums, n_linear):
+    """A factorization layer's linear term ``sum_k x_k w_k`` added to one row's outputs."""
+    last = layout.activation_offsets[layout.layer_sizes.shape[0] - 1]
+    for o in range(n_linear):
+        out[slot, last + o] += input_sums[slot, o]
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
 def forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, out, slot,
                 input_sums):
-    """Outputs of every layer for one CSR row.
+    """Outputs of every layer for one CSR row, whatever the input layer's kind.
 
     Parameters
     ----------
@@ -301,59 +355,31 @@ def forward_row(indptr, indices, data, row, input_table, dense_params, layout, a
     Buffers are passed whole with an index, never as per-row views: a view
     costs an atomic reference-count update, which threads sharing a buffer's
     owner would contend on.
+
+    The epoch kernels (``hogwild._make_train_blocks``) make the same calls
+    with the input layer's kind fixed, so that they compile one kind only.
     """
-    sizes = layout.layer_sizes
-    n_layers = sizes.shape[0]
-    h0 = sizes[0]
+    h0 = layout.layer_sizes[0]
     # One read of the spec: each access to a layout field costs an atomic
     # reference-count update, per row.
     spec = layout.input_spec
     kind = spec[SPEC_KIND]
-    factorization = kind == INPUT_FACTORIZATION
     n_linear = spec[1]
-    if factorization:
+    if kind == INPUT_FACTORIZATION:
         factorization_input_layer(indptr, indices, data, row, input_table, dense_params, h0, n_linear,
                                   out, slot, input_sums)
     elif kind == INPUT_FIELDS:
         fields_input_layer(indptr, indices, data, row, input_table, dense_params, layout, activation,
                            out, slot, input_sums)
-    elif h0 == 1:
-        out[slot, 0] = one_unit_sum(indptr, indices, data, row, input_table, dense_params[0])
     else:
-        for c in range(h0):
-            out[slot, c] = dense_params[c]
-        for p in range(indptr[row], indptr[row + 1]):
-            feature = indices[p]
-            x = data[p]
-            for c in range(h0):
-                out[slot, c] += x * input_table[feature, c]
-    if n_layers > 1 and kind == INPUT_SUM:
-        activate(activation, out, slot, 0, h0)
-    for layer in range(1, n_layers):
-        n_in = sizes[layer - 1]
-        n_out = sizes[layer]
-        a_in = layout.activation_offsets[layer - 1]
-        a_out = layout.activation_offsets[layer]
-        b0 = layout.bias_offsets[layer]
-        w0 = layout.weight_offsets[layer]
-        for o in range(n_out):
-            out[slot, a_out + o] = dense_params[b0 + o]
-        for i in range(n_in):
-            a = out[slot, a_in + i]
-            if a != 0.0:
-                w_row = w0 + i * n_out
-                for o in range(n_out):
-                    out[slot, a_out + o] += a * dense_params[w_row + o]
-        if layer < n_layers - 1:
-            activate(activation, out, slot, a_out, a_out + n_out)
-    if factorization:
-        last = layout.activation_offsets[n_layers - 1]
-        for o in range(n_linear):
-            out[slot, last + o] += input_sums[slot, o]
+        sum_input_layer(indptr, indices, data, row, input_table, dense_params, h0, out, slot)
+    dense_layers_forward(dense_params, layout, activation, out, slot, kind == INPUT_SUM)
+    if kind == INPUT_FACTORIZATION:
+        add_linear_term(layout, out, slot, input_sums, n_linear)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def backward_row(activations, slot, dense_params, dense_grad, layout, activation, output_grad,
+def backward_row(input_kind, activations, slot, dense_params, dense_grad, layout, activation, output_grad,
                  output_start, deltas, delta0):
     """Back-propagate one row's output gradient through the dense layers.
 
@@ -364,6 +390,10 @@ def backward_row(activations, slot, dense_params, dense_grad, layout, activation
 
     Parameters
     ----------
+    input_kind : int
+        ``layout.input_spec[SPEC_KIND]``, passed apart so that an epoch kernel
+        specialised for one kind (``hogwild._make_train_blocks``) compiles
+        only its branch.
     activations : float32[:, ::1], shape (n_slots, sum(layer_sizes))
         Row ``slot`` holds the row's layer outputs from ``forward_row``.
     slot : int
@@ -382,7 +412,7 @@ def backward_row(activations, slot, dense_params, dense_grad, layout, activation
     sizes = layout.layer_sizes
     n_layers = sizes.shape[0]
     n_outputs = sizes[n_layers - 1]
-    input_not_activated = layout.input_spec[SPEC_KIND] != INPUT_SUM
+    input_not_activated = input_kind != INPUT_SUM
     current = 0
     for o in range(n_outputs):
         deltas[current, o] = output_grad[output_start + o]

@@ -74,8 +74,8 @@ def dense_state_width(optimizer):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def step_learning_rate(config, step):
-    """Base learning rate at global update ``step`` (1-based).
+def step_learning_rate(optimizer, config, step):
+    """Base learning rate of ``optimizer`` at global update ``step`` (1-based).
 
     ``constant``: ``learning_rate_init``; ``invscaling``:
     ``learning_rate_init / step ** power_t``.  For Adam the bias correction
@@ -84,7 +84,7 @@ def step_learning_rate(config, step):
     rate = config.learning_rate
     if config.learning_rate_schedule == INVSCALING:
         rate = rate / math.pow(float(step), config.power_t)
-    if config.optimizer == ADAM:
+    if optimizer == ADAM:
         t = float(step)
         rate = rate * math.sqrt(1.0 - math.pow(config.beta_2, t)) / (
             1.0 - math.pow(config.beta_1, t)
@@ -102,8 +102,9 @@ def _soft_threshold(weight, threshold):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def update_input_rows(input_table, features, scales, start, stop, h0, grad, grad_row, rate, config):
-    """One optimizer step on each input-table row ``features[p]``, ``start <= p < stop``.
+def update_input_rows(optimizer, input_table, features, scales, start, stop, h0, grad, grad_row, rate,
+                      config):
+    """One step of ``optimizer`` on each input-table row ``features[p]``, ``start <= p < stop``.
 
     Row ``features[p]`` gets the gradient ``scales[p] * grad[grad_row, :h0]``:
     for a CSR row, ``features`` are its column indices, ``scales`` its values
@@ -113,6 +114,8 @@ def update_input_rows(input_table, features, scales, start, stop, h0, grad, grad
 
     Parameters
     ----------
+    optimizer : int
+        One of the module's optimizer codes.
     input_table : float32[:, ::1], shape (n_features, h0 + state), changed in place
     features : int32[::1]
     scales : float32[::1]
@@ -128,7 +131,6 @@ def update_input_rows(input_table, features, scales, start, stop, h0, grad, grad
     alpha = config.alpha
     l1 = config.l1
     eps = config.epsilon
-    optimizer = config.optimizer
     if optimizer == SGD:
         for p in range(start, stop):
             feature = features[p]
@@ -197,11 +199,12 @@ def update_input_rows(input_table, features, scales, start, stop, h0, grad, grad
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def update_dense(params, state, grad, start, stop, scale, rate, penalised, config):
-    """One optimizer step on ``params[start:stop]``.
+def update_dense(optimizer, params, state, grad, start, stop, scale, rate, penalised, config):
+    """One step of ``optimizer`` on ``params[start:stop]``.
 
     Parameters
     ----------
+    optimizer : int
     params : float32[::1], changed in place
     state : float32[::1]
         Optimizer state, blocks of ``len(params)``; changed in place.
@@ -226,7 +229,6 @@ def update_dense(params, state, grad, start, stop, scale, rate, penalised, confi
     eps = np.float32(config.epsilon)
     scale = np.float32(scale)
     rate = np.float32(rate)
-    optimizer = config.optimizer
     n = params.shape[0]
     weights = params[start:stop]
     gradient = grad[start:stop]
@@ -275,7 +277,7 @@ def update_dense(params, state, grad, start, stop, scale, rate, penalised, confi
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def update_dense_params(params, state, grad, layout, scale, rate, config):
+def update_dense_params(optimizer, params, state, grad, layout, scale, rate, config):
     """One optimizer step on every dense parameter: the input layer's bias, then
     each dense layer's weights (penalised) and bias (not penalised), then
     those of a fields input layer's bottom MLP.
@@ -286,33 +288,40 @@ def update_dense_params(params, state, grad, layout, scale, rate, config):
 
     Parameters
     ----------
+    optimizer : int
     params, state, grad : float32[::1]
         As for ``update_dense``.
     layout : NetworkLayout
     scale, rate : float
     config : TrainConfig
     """
+    # The network's segments, then those of the bottom MLP.
     sizes = layout.layer_sizes
-    for segment in range(2 * sizes.shape[0] - 1):
-        layer = (segment + 1) // 2
-        if segment == 0:
-            start = 0
-            stop = sizes[0]
-        elif segment % 2 == 1:
-            start = layout.weight_offsets[layer]
-            stop = layout.bias_offsets[layer]
-        else:
-            start = layout.bias_offsets[layer]
-            stop = start + sizes[layer]
-        update_dense(params, state, grad, start, stop, scale, rate, segment % 2 == 1, config)
-    # A fields input layer's bottom MLP: its weights (penalised) and biases.
     bottom = layout.bottom_sizes
-    for segment in range(2 * bottom.shape[0] - 2):
-        layer = segment // 2 + 1
-        if segment % 2 == 0:
-            start = layout.bottom_weight_offsets[layer]
-            stop = layout.bottom_bias_offsets[layer]
+    n_network_segments = 2 * sizes.shape[0] - 1
+    n_bottom_segments = max(2 * bottom.shape[0] - 2, 0)
+    for segment in range(n_network_segments + n_bottom_segments):
+        if segment < n_network_segments:
+            layer = (segment + 1) // 2
+            penalised = segment % 2 == 1
+            if segment == 0:
+                start = 0
+                stop = sizes[0]
+            elif penalised:
+                start = layout.weight_offsets[layer]
+                stop = layout.bias_offsets[layer]
+            else:
+                start = layout.bias_offsets[layer]
+                stop = start + sizes[layer]
         else:
-            start = layout.bottom_bias_offsets[layer]
-            stop = start + bottom[layer]
-        update_dense(params, state, grad, start, stop, scale, rate, segment % 2 == 0, config)
+            # A fields input layer's bottom MLP: its weights (penalised) and biases.
+            bottom_segment = segment - n_network_segments
+            layer = bottom_segment // 2 + 1
+            penalised = bottom_segment % 2 == 0
+            if penalised:
+                start = layout.bottom_weight_offsets[layer]
+                stop = layout.bottom_bias_offsets[layer]
+            else:
+                start = layout.bottom_bias_offsets[layer]
+                stop = start + bottom[layer]
+        update_dense(optimizer, params, state, grad, start, stop, scale, rate, penalised, config)
