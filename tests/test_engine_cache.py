@@ -35,7 +35,7 @@ SCRIPT = textwrap.dedent(
     stats = {{
         "train_hits": sum(kernel.stats.cache_hits.values()),
         "train_misses": sum(kernel.stats.cache_misses.values()),
-        "predict_hits": sum(kernels.predict_rows.dispatcher.stats.cache_hits.values()),
+        "predict_hits": sum(kernels.predict_rows_kernel(network.INPUT_SUM).dispatcher.stats.cache_hits.values()),
     }}
     print(json.dumps(stats))
     """

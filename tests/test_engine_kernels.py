@@ -20,8 +20,9 @@ from skvectorflow._engine import hogwild, network, objectives, optimizers
 from skvectorflow._engine.kernels import (
     ACTIVATION_CODES,
     backward_row,
-    forward_row,
-    predict_rows,
+    dense_layers_forward,
+    predict_rows_kernel,
+    sum_input_layer,
 )
 from skvectorflow._engine.network import readonly_layout
 
@@ -185,8 +186,8 @@ def test_backprop_matches_finite_differences(activation, hidden, loss):
     indptr = np.array([0, x_indices.size], dtype=np.int64)
     activations = np.zeros((1, int(np.sum(layout.layer_sizes))), np.float32)
     code = ACTIVATION_CODES[activation]
-    forward_row(indptr, x_indices, x_values, 0, table, dense, ro_layout, code, activations, 0,
-                np.zeros((1, int(layout.layer_sizes[0])), np.float32))
+    sum_input_layer(indptr, x_indices, x_values, 0, table, dense, int(layout.layer_sizes[0]), activations, 0)
+    dense_layers_forward(dense, ro_layout, code, activations, 0, True)
     out_start = int(layout.activation_offsets[-1])
     pred = activations[0, out_start : out_start + n_outputs].copy()
     reference = reference_forward(x_indices, x_values, table.astype(np.float64),
@@ -286,8 +287,8 @@ def test_predict_rows_matches_reference_forward(hidden, n_outputs):
     X = sp.random(40, 30, density=0.2, format="csr", dtype=np.float32, random_state=1)
     X.data[:] = rng.uniform(0.1, 1.0, size=X.nnz)
     out = np.zeros((40, n_outputs), np.float32)
-    predict_rows(X.indptr.astype(np.int64), X.indices, X.data, 0, 40, table, dense,
-                 readonly_layout(layout), ACTIVATION_CODES["tanh"], out)
+    predict_rows_kernel(network.INPUT_SUM)(X.indptr.astype(np.int64), X.indices, X.data, 0, 40, table, dense,
+                                           readonly_layout(layout), ACTIVATION_CODES["tanh"], out)
     for i in range(40):
         row = X.getrow(i)
         expected = reference_forward(row.indices, row.data, table.astype(np.float64),

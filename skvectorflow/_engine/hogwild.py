@@ -61,7 +61,7 @@ from .epoch_stats import STATUS_NONFINITE_GRADIENT, STATUS_NONFINITE_LOSS, STATU
 from .fields_batch import batch_buffer_length, train_fields_batches
 from .kernels import LAYOUT_TYPE, add_linear_term, backward_row, dense_layers_forward
 from .kernels import factorization_input_layer, factorization_nonzero_gradient, fields_backward
-from .kernels import fields_input_layer, predict_rows, sum_input_layer
+from .kernels import INPUT_KIND_NAMES, fields_input_layer, predict_rows_kernel, sum_input_layer
 from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INPUT_FACTORIZATION, INPUT_FIELDS, INPUT_SUM
 from .network import SPEC_KIND, SPEC_N_FIELDS, SPEC_SCRATCH_WIDTH, SPEC_TABLE_WIDTH, table_width
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
@@ -338,8 +338,9 @@ def _make_train_blocks(input_kind, optimizer, query_units):
                     prefetch_row_features(indptr, indices, ahead, input_table)
                 for r in range(n_rows):
                     row = row_start + r
-                    # forward_row with the input layer's kind fixed: pruned
-                    # here, the other kinds' code is never inlined.
+                    # The forward pass, dispatched on the input layer's kind
+                    # here in the kernel (as in kernels._make_predict_rows):
+                    # pruned before inlining, the other kinds are never copied in.
                     if input_kind == INPUT_FACTORIZATION:
                         factorization_input_layer(indptr, indices, data, row, input_table, dense_params, h0,
                                                   n_linear, activations, r, input_sums)
@@ -472,7 +473,6 @@ def _train_blocks_signature():
     )
 
 
-_INPUT_KIND_NAMES = {INPUT_SUM: "sum", INPUT_FACTORIZATION: "factorization", INPUT_FIELDS: "fields"}
 _OPTIMIZER_NAMES = {code: name for name, code in OPTIMIZER_CODES.items()}
 _TRAIN_BLOCKS_VARIANTS = {}
 
@@ -491,7 +491,7 @@ def train_blocks_kernel(input_kind, optimizer, query_units):
     if kernel is None:
         kernel = _TRAIN_BLOCKS_VARIANTS.setdefault(variant, KernelOnFirstUse(
             _make_train_blocks(*variant), _train_blocks_signature,
-            name="_train_blocks[{}, {}{}]".format(_INPUT_KIND_NAMES[variant[0]], _OPTIMIZER_NAMES[variant[1]],
+            name="_train_blocks[{}, {}{}]".format(INPUT_KIND_NAMES[variant[0]], _OPTIMIZER_NAMES[variant[1]],
                                                   ", queries" if variant[2] else "")))
     return kernel
 
@@ -499,7 +499,7 @@ def train_blocks_kernel(input_kind, optimizer, query_units):
 # Every variant an estimator can ask for, made now so that ``load_all_kernels``
 # knows them: each input kind with each optimizer, and query losses (the
 # ranker's) on the sum layer.
-for _input_kind in _INPUT_KIND_NAMES:
+for _input_kind in INPUT_KIND_NAMES:
     for _optimizer in _OPTIMIZER_NAMES:
         train_blocks_kernel(_input_kind, _optimizer, False)
 for _optimizer in _OPTIMIZER_NAMES:
@@ -661,7 +661,7 @@ def predict_outputs(csr, n_rows, input_table, dense_params, layout, activation, 
     n_threads = max(1, min(n_threads, n_rows // MIN_ROWS_PER_PREDICT_THREAD))
     bounds = [0, n_rows] if n_threads == 1 else np.linspace(0, n_rows, n_threads + 1).astype(np.int64)
     layout = readonly_layout(layout)
-    kernel = predict_rows.dispatcher
+    kernel = predict_rows_kernel(layout.input_spec[SPEC_KIND]).dispatcher
 
     def work(t):
         kernel(indptr, indices, data, bounds[t], bounds[t + 1], input_table, dense_params,

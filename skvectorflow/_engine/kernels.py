@@ -31,7 +31,7 @@ from .compilation import KernelOnFirstUse
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_weights
 from .network import FLOAT_2D, INPUT_FACTORIZATION, INPUT_FIELDS, INPUT_SUM, INTERACTION_DOT
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D, READONLY_INT64_1D
-from .network import SPEC_INTERACTION, SPEC_KIND, SPEC_N_FIELDS, SPEC_SCRATCH_WIDTH
+from .network import SPEC_INTERACTION, SPEC_N_FIELDS, SPEC_SCRATCH_WIDTH
 from .network import SPEC_TABLE_WIDTH, NetworkLayout, readonly_layout
 
 IDENTITY = 0
@@ -267,8 +267,8 @@ def one_unit_sum(indptr, indices, data, row, input_table, bias):
     """``bias + sum_p data[p] * input_table[indices[p], 0]`` over CSR row ``row``.
 
     A sum layer of one unit (a linear model with one output), the sum kept in
-    a register: the general loop of ``forward_row`` re-reads it from memory
-    on every non-zero.
+    a register: ``sum_input_layer``'s general loop re-reads it from memory on
+    every non-zero.
     """
     z = bias
     for p in range(indptr[row], indptr[row + 1]):
@@ -331,54 +331,6 @@ def add_linear_term(layout, out, slot, input_sums, n_linear):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, out, slot,
-                input_sums):
-    """Outputs of every layer for one CSR row, whatever the input layer's kind.
-
-    Parameters
-    ----------
-    indptr : int64[::1]; indices : int32[::1]; data : float32[::1]
-        The CSR matrix (read only).
-    row : int
-    input_table : float32[:, ::1], shape (n_features, h0 + state)
-    dense_params : float32[::1]
-    layout : NetworkLayout
-    activation : int
-        Hidden-layer activation code.
-    out : float32[:, ::1], shape (n_slots, sum(layer_sizes)); row ``slot`` written
-        Layer ``l``'s outputs go to ``out[slot, activation_offsets[l]:][:h_l]``;
-        the last layer's are the network's (linear) outputs.
-    slot : int
-    input_sums : float32[:, ::1], shape (n_slots, input_spec[SPEC_SCRATCH_WIDTH]); row
-        ``slot`` written by factorization and fields layers (unused by the sum layer).
-
-    Buffers are passed whole with an index, never as per-row views: a view
-    costs an atomic reference-count update, which threads sharing a buffer's
-    owner would contend on.
-
-    The epoch kernels (``hogwild._make_train_blocks``) make the same calls
-    with the input layer's kind fixed, so that they compile one kind only.
-    """
-    h0 = layout.layer_sizes[0]
-    # One read of the spec: each access to a layout field costs an atomic
-    # reference-count update, per row.
-    spec = layout.input_spec
-    kind = spec[SPEC_KIND]
-    n_linear = spec[1]
-    if kind == INPUT_FACTORIZATION:
-        factorization_input_layer(indptr, indices, data, row, input_table, dense_params, h0, n_linear,
-                                  out, slot, input_sums)
-    elif kind == INPUT_FIELDS:
-        fields_input_layer(indptr, indices, data, row, input_table, dense_params, layout, activation,
-                           out, slot, input_sums)
-    else:
-        sum_input_layer(indptr, indices, data, row, input_table, dense_params, h0, out, slot)
-    dense_layers_forward(dense_params, layout, activation, out, slot, kind == INPUT_SUM)
-    if kind == INPUT_FACTORIZATION:
-        add_linear_term(layout, out, slot, input_sums, n_linear)
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
 def backward_row(input_kind, activations, slot, dense_params, dense_grad, layout, activation, output_grad,
                  output_start, deltas, delta0):
     """Back-propagate one row's output gradient through the dense layers.
@@ -395,7 +347,7 @@ def backward_row(input_kind, activations, slot, dense_params, dense_grad, layout
         specialised for one kind (``hogwild._make_train_blocks``) compiles
         only its branch.
     activations : float32[:, ::1], shape (n_slots, sum(layer_sizes))
-        Row ``slot`` holds the row's layer outputs from ``forward_row``.
+        Row ``slot`` holds the row's layer outputs from the forward pass.
     slot : int
     dense_params : float32[::1]
     dense_grad : float32[::1], same length; accumulated
@@ -444,54 +396,78 @@ def backward_row(input_kind, activations, slot, dense_params, dense_grad, layout
         dense_grad[c] += deltas[current, c]
 
 
-def _predict_rows(indptr, indices, data, row_start, row_stop, input_table, dense_params, layout, activation, out):
-    """Network outputs of rows ``[row_start, row_stop)`` into ``out[row]``.
+def _make_predict_rows(input_kind):
+    """The predict kernel's source for one input-layer kind (see ``hogwild._make_train_blocks``).
 
-    Parameters
-    ----------
-    indptr : int64[::1]; indices : int32[::1]; data : float32[::1]
-        The CSR matrix (read only).
-    row_start, row_stop : int
-    input_table : float32[:, ::1] (read only here)
-    dense_params : float32[::1] (read only here)
-    layout : NetworkLayout
-    activation : int
-    out : float32[:, ::1], shape (n_rows, n_outputs); rows in range are written
-
-    Safe to call from many threads at once on disjoint row ranges of ``out``
-    (or on different ``out`` arrays): it writes nothing else.  One scratch row
-    is allocated per call, none per row.
+    ``input_kind`` is a free variable, compiled as a constant: each kind's
+    kernel inlines its own input layer only.
     """
-    sizes = layout.layer_sizes
-    n_layers = sizes.shape[0]
-    n_outputs = sizes[n_layers - 1]
-    last = layout.activation_offsets[n_layers - 1]
-    scratch = np.empty((1, np.sum(sizes)), dtype=np.float32)
-    input_sums = np.empty((1, layout.input_spec[SPEC_SCRATCH_WIDTH]), dtype=np.float32)
-    n_weights = layout.input_spec[SPEC_TABLE_WIDTH]
-    if n_layers == 1 and n_outputs == 1 and layout.input_spec[SPEC_KIND] == INPUT_SUM:
-        # A linear model: its loop alone, without forward_row's per-row
-        # reads of the layout (each an atomic reference count) and scratch.
-        bias = dense_params[0]
+
+    def _predict_rows(indptr, indices, data, row_start, row_stop, input_table, dense_params, layout, activation,
+                      out):
+        """Network outputs of rows ``[row_start, row_stop)`` into ``out[row]``.
+
+        Parameters
+        ----------
+        indptr : int64[::1]; indices : int32[::1]; data : float32[::1]
+            The CSR matrix (read only).
+        row_start, row_stop : int
+        input_table : float32[:, ::1] (read only here)
+        dense_params : float32[::1] (read only here)
+        layout : NetworkLayout
+        activation : int
+        out : float32[:, ::1], shape (n_rows, n_outputs); rows in range are written
+
+        Safe to call from many threads at once on disjoint row ranges of ``out``
+        (or on different ``out`` arrays): it writes nothing else.  One scratch row
+        is allocated per call, none per row.
+        """
+        sizes = layout.layer_sizes
+        n_layers = sizes.shape[0]
+        h0 = sizes[0]
+        n_outputs = sizes[n_layers - 1]
+        last = layout.activation_offsets[n_layers - 1]
+        n_linear = layout.input_spec[1]
+        scratch = np.empty((1, np.sum(sizes)), dtype=np.float32)
+        input_sums = np.empty((1, layout.input_spec[SPEC_SCRATCH_WIDTH]), dtype=np.float32)
+        n_weights = layout.input_spec[SPEC_TABLE_WIDTH]
+        if input_kind == INPUT_SUM and n_layers == 1 and n_outputs == 1:
+            # A linear model: its loop alone, without the per-row reads of
+            # the layout (each an atomic reference count) and scratch.
+            bias = dense_params[0]
+            for row in range(row_start, row_stop):
+                if row + PREFETCH_ROWS_AHEAD < row_stop:
+                    prefetch_row_weights(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table, 1)
+                out[row, 0] = one_unit_sum(indptr, indices, data, row, input_table, bias)
+            return
         for row in range(row_start, row_stop):
             if row + PREFETCH_ROWS_AHEAD < row_stop:
-                prefetch_row_weights(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table, 1)
-            out[row, 0] = one_unit_sum(indptr, indices, data, row, input_table, bias)
-        return
-    for row in range(row_start, row_stop):
-        if row + PREFETCH_ROWS_AHEAD < row_stop:
-            prefetch_row_weights(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table, n_weights)
-        forward_row(indptr, indices, data, row, input_table, dense_params, layout, activation, scratch, 0,
-                    input_sums)
-        for o in range(n_outputs):
-            out[row, o] = scratch[0, last + o]
+                prefetch_row_weights(indptr, indices, row + PREFETCH_ROWS_AHEAD, input_table, n_weights)
+            # The epoch kernel's forward pass, with the same dispatch on the
+            # input layer's kind: it must sit in the kernel itself for Numba
+            # to prune it before inlining.
+            if input_kind == INPUT_FACTORIZATION:
+                factorization_input_layer(indptr, indices, data, row, input_table, dense_params, h0, n_linear,
+                                          scratch, 0, input_sums)
+            elif input_kind == INPUT_FIELDS:
+                fields_input_layer(indptr, indices, data, row, input_table, dense_params, layout, activation,
+                                   scratch, 0, input_sums)
+            else:
+                sum_input_layer(indptr, indices, data, row, input_table, dense_params, h0, scratch, 0)
+            dense_layers_forward(dense_params, layout, activation, scratch, 0, input_kind == INPUT_SUM)
+            if input_kind == INPUT_FACTORIZATION:
+                add_linear_term(layout, scratch, 0, input_sums, n_linear)
+            for o in range(n_outputs):
+                out[row, o] = scratch[0, last + o]
+
+    return _predict_rows
 
 
 LAYOUT_TYPE = numba.typeof(readonly_layout(NetworkLayout(*(np.zeros(1, np.int64),) * len(NetworkLayout._fields))))
 
-predict_rows = KernelOnFirstUse(
-    _predict_rows,
-    lambda: numba.void(
+
+def _predict_rows_signature():
+    return numba.void(
         READONLY_INT64_1D,
         READONLY_INT32_1D,
         READONLY_FLOAT_1D,
@@ -502,5 +478,16 @@ predict_rows = KernelOnFirstUse(
         LAYOUT_TYPE,
         numba.int64,
         FLOAT_2D,
-    ),
-)
+    )
+
+
+INPUT_KIND_NAMES = {INPUT_SUM: "sum", INPUT_FACTORIZATION: "factorization", INPUT_FIELDS: "fields"}
+_PREDICT_ROWS = {
+    kind: KernelOnFirstUse(_make_predict_rows(kind), _predict_rows_signature, name=f"_predict_rows[{name}]")
+    for kind, name in INPUT_KIND_NAMES.items()
+}
+
+
+def predict_rows_kernel(input_kind):
+    """The predict kernel for input layers of kind ``input_kind`` (a ``KernelOnFirstUse``)."""
+    return _PREDICT_ROWS[int(input_kind)]
