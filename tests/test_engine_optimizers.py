@@ -67,9 +67,9 @@ def test_input_row_update_matches_reference(optimizer, l1):
     features = np.array([2], np.int32)
     scales = np.array([0.7], np.float32)
     for step, grad in enumerate(grads, start=1):
-        rate = optimizers.step_learning_rate(config.optimizer, config, step)
-        optimizers.update_input_rows(config.optimizer, table, features, scales, 0, 1, H0, grad[None, :], 0,
-                                     rate, config)
+        rules = optimizers.OPTIMIZER_RULES[int(config.optimizer)]
+        rules.input_rows(table, features, scales, 0, 1, H0, grad[None, :], 0, rules.step_rate(config, step),
+                         config)
     expected = reference_row_steps(optimizer, start, grads.astype(np.float64), 0.7, 0.1, l1)
     np.testing.assert_allclose(table[2, :H0], expected, rtol=2e-5, atol=2e-6)
     untouched = np.delete(np.arange(4), 2)
@@ -86,8 +86,8 @@ def test_dense_update_matches_reference_and_skips_penalty_when_asked(optimizer):
     grads = rng.normal(size=(4, H0)).astype(np.float32)
     config = config_for(optimizer)
     for step, grad in enumerate(grads, start=1):
-        rate = optimizers.step_learning_rate(config.optimizer, config, step)
-        optimizers.update_dense(config.optimizer, params, state, grad, 0, H0, 1.0, rate, True, config)
+        rules = optimizers.OPTIMIZER_RULES[int(config.optimizer)]
+        rules.dense(params, state, grad, 0, H0, 1.0, rules.step_rate(config, step), True, config)
     expected = reference_row_steps(optimizer, start, grads.astype(np.float64), 1.0, 0.1, L1)
     np.testing.assert_allclose(params, expected, rtol=2e-5, atol=2e-6)
 
@@ -95,16 +95,15 @@ def test_dense_update_matches_reference_and_skips_penalty_when_asked(optimizer):
     bias = np.array([0.5], np.float32)
     state = np.zeros(optimizers.dense_state_width(optimizers.OPTIMIZER_CODES[optimizer]),
                      np.float32)
-    optimizers.update_dense(config.optimizer, bias, state, np.zeros(1, np.float32), 0, 1, 1.0, 0.1, False,
-                            config)
+    optimizers.OPTIMIZER_RULES[int(config.optimizer)].dense(bias, state, np.zeros(1, np.float32), 0, 1, 1.0,
+                                                            0.1, False, config)
     assert bias[0] == np.float32(0.5)
 
 
 def test_invscaling_schedule():
     config = config_for("sgd", schedule="invscaling", rate=0.2)
-    assert optimizers.step_learning_rate(optimizers.SGD, config, 16) == pytest.approx(0.2 / 4.0, rel=1e-6)
-    constant = optimizers.step_learning_rate(optimizers.SGD, config_for("sgd"), 16)
-    assert constant == pytest.approx(0.1, rel=1e-6)
+    assert optimizers.sgd.step_rate(config, 16) == pytest.approx(0.2 / 4.0, rel=1e-6)
+    assert optimizers.sgd.step_rate(config_for("sgd"), 16) == pytest.approx(0.1, rel=1e-6)
 
 
 def test_rowwise_adagrad_keeps_one_accumulator_per_row():

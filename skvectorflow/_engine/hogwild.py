@@ -58,7 +58,7 @@ from threadpoolctl import threadpool_limits
 from .compilation import KernelOnFirstUse
 from .epoch_stats import N_STATS, STAT_BAD_UNIT, STAT_LOSS, STAT_STATUS, STAT_UPDATES, STAT_WEIGHT
 from .epoch_stats import STATUS_NONFINITE_GRADIENT, STATUS_NONFINITE_LOSS, STATUS_OK
-from .fields_batch import batch_buffer_length, train_fields_batches
+from .fields_batch import batch_buffer_length, make_train_fields_batches
 from .kernels import LAYOUT_TYPE, add_linear_term, backward_row, dense_layers_forward
 from .kernels import factorization_input_layer, factorization_nonzero_gradient, fields_backward
 from .kernels import INPUT_KIND_NAMES, fields_input_layer, predict_rows_kernel, sum_input_layer
@@ -69,7 +69,7 @@ from .network import READONLY_INT64_1D, make_layout, readonly_layout
 from .objectives import FIRST_QUERY_LOSS, LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
 from .ranking import query_loss, unit_seed
 from .minibatch import accumulate_input_gradient, apply_step
-from .optimizers import OPTIMIZER_CODES, step_learning_rate, update_input_rows
+from .optimizers import OPTIMIZER_CODES, OPTIMIZER_RULES
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 
 TrainConfig = namedtuple(
@@ -218,23 +218,23 @@ def _unit_nnz(indptr, unit_bounds, unit):
     return indptr[unit_bounds[unit + 1]] - indptr[unit_bounds[unit]]
 
 
-def _make_train_blocks(input_kind, optimizer, query_units):
+def _make_train_blocks(input_kind, rules, query_units):
     """The epoch kernel's source for one input-layer kind, optimizer and unit loss.
 
-    The three arguments are free variables of the returned function, so Numba
-    compiles them as constants and prunes every branch of the other kinds,
-    optimizers and losses before it inlines the helpers (``input_kind`` and
-    ``optimizer`` are passed down to them).  One variant compiles in a
-    fraction of the time of a kernel holding them all, and a fit compiles only
-    the variant it runs.  Numba's cache keys each variant by the values of its
-    free variables.
+    The three arguments are free variables of the returned function, which
+    Numba compiles as constants: it prunes the branches of the other input
+    kinds and losses before it inlines the helpers, and inlines the
+    optimizer's functions from its module (``rules.input_rows``) and no
+    other.  One variant compiles in a fraction of the time of a kernel
+    holding them all, and a fit compiles only the variant it runs.  Numba's
+    cache keys each variant by its free variables (the module by its name).
 
     Parameters
     ----------
     input_kind : int
         ``network.INPUT_SUM``, ``INPUT_FACTORIZATION`` or ``INPUT_FIELDS``.
-    optimizer : int
-        One of ``optimizers.OPTIMIZER_CODES``.
+    rules : module
+        The optimizer's, from ``optimizers.OPTIMIZER_RULES``.
     query_units : bool
         Whether units are queries scored by a built-in ranking loss
         (``ranking.query_loss``) rather than rows or groups scored by
@@ -390,7 +390,7 @@ def _make_train_blocks(input_kind, optimizer, query_units):
                         # Each non-zero's table row has its own gradient (it
                         # depends on the row's weights): computed, then applied
                         # or accumulated like the sum layer's.
-                        rate = step_learning_rate(optimizer, config, step)
+                        rate = rules.step_rate(config, step)
                         for r in range(n_rows):
                             row = row_start + r
                             for p in range(indptr[row], indptr[row + 1]):
@@ -398,7 +398,7 @@ def _make_train_blocks(input_kind, optimizer, query_units):
                                                                r, input_deltas, grad, r * n_outputs, h0,
                                                                n_linear, nonzero_grad)
                                 if batch_size == 1:
-                                    update_input_rows(optimizer, input_table, indices, data, p, p + 1, width,
+                                    rules.input_rows(input_table, indices, data, p, p + 1, width,
                                                       nonzero_grad, 0, rate, config)
                                 else:
                                     n_slots = accumulate_input_gradient(
@@ -407,7 +407,7 @@ def _make_train_blocks(input_kind, optimizer, query_units):
                     elif input_kind == INPUT_FIELDS:
                         # A field's table rows get x_j times the gradient of its
                         # pooled embedding; dense columns live in the bottom MLP.
-                        rate = step_learning_rate(optimizer, config, step)
+                        rate = rules.step_rate(config, step)
                         for r in range(n_rows):
                             row = row_start + r
                             fields_backward(input_sums, r, dense_params, dense_grad, layout,
@@ -417,17 +417,17 @@ def _make_train_blocks(input_kind, optimizer, query_units):
                                 if field < 0:
                                     continue
                                 if batch_size == 1:
-                                    update_input_rows(optimizer, input_table, indices, data, p, p + 1, width,
+                                    rules.input_rows(input_table, indices, data, p, p + 1, width,
                                                       vector_grad, first_field_vector + field, rate, config)
                                 else:
                                     n_slots = accumulate_input_gradient(
                                         hash_slots, slot_feature, slot_position, slot_grad, n_slots,
                                         indices[p], data[p], vector_grad, first_field_vector + field, width)
                     elif batch_size == 1:
-                        rate = step_learning_rate(optimizer, config, step)
+                        rate = rules.step_rate(config, step)
                         for r in range(n_rows):
                             row = row_start + r
-                            update_input_rows(optimizer, input_table, indices, data, indptr[row],
+                            rules.input_rows(input_table, indices, data, indptr[row],
                                               indptr[row + 1], h0, input_deltas, r, rate, config)
                     else:
                         for r in range(n_rows):
@@ -440,13 +440,13 @@ def _make_train_blocks(input_kind, optimizer, query_units):
                 # Apply the batch when it is full, at the end of the share, or
                 # early when the next unit's features could overflow the
                 # mini-batch table.  (One call site: each is another inlined
-                # copy of the optimizer to compile.)
+                # copy of the step to compile.)
                 next_unit = unit + 1
                 if next_unit == block_bounds[block + 1]:
                     next_unit = block_bounds[block_order[b + 1]] if b + 1 < n_blocks else -1
                 if (batch_count == batch_size or next_unit < 0
                         or n_slots + _unit_nnz(indptr, unit_bounds, next_unit) > capacity):
-                    apply_step(optimizer, input_table, dense_params, dense_state, layout, config, dense_grad,
+                    apply_step(rules, input_table, dense_params, dense_state, layout, config, dense_grad,
                                hash_slots, slot_feature, slot_position, slot_grad, slot_scale, n_slots,
                                batch_count, step)
                     step += step_stride
@@ -490,7 +490,7 @@ def train_blocks_kernel(input_kind, optimizer, query_units):
     kernel = _TRAIN_BLOCKS_VARIANTS.get(variant)
     if kernel is None:
         kernel = _TRAIN_BLOCKS_VARIANTS.setdefault(variant, KernelOnFirstUse(
-            _make_train_blocks(*variant), _train_blocks_signature,
+            _make_train_blocks(variant[0], OPTIMIZER_RULES[variant[1]], variant[2]), _train_blocks_signature,
             name="_train_blocks[{}, {}{}]".format(INPUT_KIND_NAMES[variant[0]], _OPTIMIZER_NAMES[variant[1]],
                                                   ", queries" if variant[2] else "")))
     return kernel
@@ -511,8 +511,13 @@ def _train_fields_batches_signature():
     return types.void(*train_blocks_arguments[:5], *train_blocks_arguments[6:])
 
 
-# The same arguments as ``train_blocks`` but ``unit_bounds`` (every row is a unit).
-fields_train_blocks = KernelOnFirstUse(train_fields_batches, _train_fields_batches_signature)
+# The batched fields epoch of each optimizer: the same arguments as the epoch
+# kernel's but ``unit_bounds`` (every row is a unit).
+_FIELDS_BATCHES_VARIANTS = {
+    optimizer: KernelOnFirstUse(make_train_fields_batches(OPTIMIZER_RULES[optimizer]),
+                                _train_fields_batches_signature, name=f"_train_fields_batches[{name}]")
+    for optimizer, name in _OPTIMIZER_NAMES.items()
+}
 
 
 def shuffled_block_order(rng, blocks, blocks_per_window):
@@ -584,7 +589,7 @@ def run_epoch(csr, targets, sample_weight, unit_bounds, block_bounds, block_orde
     layout = readonly_layout(layout)
     batched_fields = uses_batched_fields(layout, int(config.batch_size), unit_bounds.size == 0)
     if batched_fields:
-        kernel = fields_train_blocks.dispatcher
+        kernel = _FIELDS_BATCHES_VARIANTS[int(config.optimizer)].dispatcher
 
         def work(t):
             kernel(indptr, indices, data, targets, sample_weight, block_bounds, shares[t],

@@ -12,7 +12,7 @@ import numba
 import numpy as np
 
 from .network import SPEC_TABLE_WIDTH
-from .optimizers import step_learning_rate, update_dense_params, update_input_rows
+from .optimizers import update_dense_params
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -45,17 +45,21 @@ def accumulate_input_gradient(hash_slots, slot_feature, slot_position, slot_grad
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def apply_step(optimizer, input_table, dense_params, dense_state, layout, config, grad, hash_slots,
+def apply_step(rules, input_table, dense_params, dense_state, layout, config, grad, hash_slots,
                slot_feature, slot_position, slot_grad, slot_scale, n_slots, batch_count, step):
-    """Apply the accumulated mean gradient of ``batch_count`` units (one step of ``optimizer``)."""
-    rate = step_learning_rate(optimizer, config, step)
+    """Apply the accumulated mean gradient of ``batch_count`` units: one step of the optimizer ``rules``.
+
+    ``rules`` is the optimizer's module (``optimizers.OPTIMIZER_RULES``), a
+    compile-time constant of the calling kernel.
+    """
+    rate = rules.step_rate(config, step)
     scale = 1.0 / batch_count
     width = layout.input_spec[SPEC_TABLE_WIDTH]
-    update_dense_params(optimizer, dense_params, dense_state, grad, layout, scale, rate, config)
+    update_dense_params(rules, dense_params, dense_state, grad, layout, scale, rate, config)
     for p in range(grad.shape[0]):
         grad[p] = 0.0
     for slot in range(n_slots):
         slot_scale[slot] = scale
         hash_slots[slot_position[slot]] = -1
-        update_input_rows(optimizer, input_table, slot_feature, slot_scale, slot, slot + 1, width, slot_grad,
+        rules.input_rows(input_table, slot_feature, slot_scale, slot, slot + 1, width, slot_grad,
                           slot, rate, config)

@@ -1,0 +1,136 @@
+"""Update rules: SGD, AdaGrad, row-wise AdaGrad and Adam, sparse-aware.
+
+Contract
+--------
+Each rule applies one step to a set of parameters given their gradient
+``scale * grad`` (``scale`` folds in the sample multiplier ``x_k`` of a sparse
+update, or ``1 / batch_count`` when a mini-batch is averaged).
+
+* The **input layer** is updated lazily, one table row at a time and only for
+  the rows a unit touched (``input_rows``).  Its optimizer state lives in the
+  same row, right after the weights: ``[w (h0) | state]``.
+* **Dense parameters** are updated on every step (``dense``, over every
+  segment through ``update_dense_params``).
+
+Each optimizer is a module of this package (``sgd``, ``adagrad``,
+``rowwise_adagrad``, ``adam``) holding the same three compiled functions:
+``step_rate(config, step)``, ``input_rows(...)`` and ``dense(...)``.  The
+epoch kernels take the module (``OPTIMIZER_RULES[code]``) as a compile-time
+constant and call ``rules.input_rows(...)``: Numba inlines that optimizer's
+functions and no other, so a kernel compiles one optimizer, and its cache
+keys the kernel by the module's name.
+
+Regularisation is applied at the moment a parameter is updated, so it acts on
+touched rows only: L2 adds ``alpha * w`` to the gradient, and L1 is a proximal
+(soft-threshold) step of ``l1`` times the step size just taken, which sets
+weights exactly to zero.  For an input-table row, the effective penalty is thus
+proportional to how often its feature occurs; on data where every row touches
+every feature it is the usual ``alpha/2 ||W||^2 + l1 ||W||_1``.  Biases are
+not penalised.
+
+State per parameter (``input_state_width`` columns per table row,
+``dense_state_width`` blocks of ``dense_params``'s length):
+
+=================  ===========================  =======================
+optimizer          input-table row state        dense state
+=================  ===========================  =======================
+sgd                none                         none
+adagrad            one accumulator per weight   one accumulator
+rowwise_adagrad    one accumulator per row      one accumulator
+adam               first and second moments     first and second moments
+=================  ===========================  =======================
+
+Row-wise AdaGrad (as in DLRM) accumulates the mean squared gradient of a row:
+one float of state instead of ``h0``, which nearly halves the memory the input
+layer reads and writes per non-zero.  Adam's bias correction uses the global
+step count; its input-layer moments decay only when a row is touched (lazy
+Adam).
+
+All rules race benignly under Hogwild: concurrent read-modify-write of the
+same weight may lose an update, never corrupt memory.
+"""
+
+import numba
+
+from . import adagrad, adam, rowwise_adagrad, sgd
+from .learning_rate import CONSTANT, INVSCALING, LEARNING_RATE_CODES
+
+SGD = 0
+ADAGRAD = 1
+ROWWISE_ADAGRAD = 2
+ADAM = 3
+
+OPTIMIZER_CODES = {
+    "sgd": SGD,
+    "adagrad": ADAGRAD,
+    "rowwise_adagrad": ROWWISE_ADAGRAD,
+    "adam": ADAM,
+}
+
+# Each optimizer's compiled functions, by code.
+OPTIMIZER_RULES = {SGD: sgd, ADAGRAD: adagrad, ROWWISE_ADAGRAD: rowwise_adagrad, ADAM: adam}
+
+__all__ = ["ADAGRAD", "ADAM", "CONSTANT", "INVSCALING", "LEARNING_RATE_CODES", "OPTIMIZER_CODES",
+           "OPTIMIZER_RULES", "ROWWISE_ADAGRAD", "SGD", "dense_state_width", "input_state_width",
+           "update_dense_params"]
+
+
+def input_state_width(optimizer, h0):
+    """Optimizer-state columns per input-table row of width ``h0``."""
+    return {SGD: 0, ADAGRAD: h0, ROWWISE_ADAGRAD: 1, ADAM: 2 * h0}[optimizer]
+
+
+def dense_state_width(optimizer):
+    """Optimizer-state values per dense parameter."""
+    return {SGD: 0, ADAGRAD: 1, ROWWISE_ADAGRAD: 1, ADAM: 2}[optimizer]
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def update_dense_params(rules, params, state, grad, layout, scale, rate, config):
+    """One optimizer step on every dense parameter: the input layer's bias, then
+    each dense layer's weights (penalised) and bias (not penalised), then
+    those of a fields input layer's bottom MLP.
+
+    One call site for ``rules.dense``: the kernels are inlined where they are
+    called, so each extra call site is another copy of the rule to compile.
+
+    Parameters
+    ----------
+    rules : module
+        The optimizer's module (``OPTIMIZER_RULES[code]``), a compile-time
+        constant of the calling kernel.
+    params, state, grad : float32[::1]
+        As for ``dense``.
+    layout : NetworkLayout
+    scale, rate : float
+    config : TrainConfig
+    """
+    sizes = layout.layer_sizes
+    bottom = layout.bottom_sizes
+    n_network_segments = 2 * sizes.shape[0] - 1
+    n_bottom_segments = max(2 * bottom.shape[0] - 2, 0)
+    for segment in range(n_network_segments + n_bottom_segments):
+        if segment < n_network_segments:
+            layer = (segment + 1) // 2
+            penalised = segment % 2 == 1
+            if segment == 0:
+                start = 0
+                stop = sizes[0]
+            elif penalised:
+                start = layout.weight_offsets[layer]
+                stop = layout.bias_offsets[layer]
+            else:
+                start = layout.bias_offsets[layer]
+                stop = start + sizes[layer]
+        else:
+            # A fields input layer's bottom MLP: its weights (penalised) and biases.
+            bottom_segment = segment - n_network_segments
+            layer = bottom_segment // 2 + 1
+            penalised = bottom_segment % 2 == 0
+            if penalised:
+                start = layout.bottom_weight_offsets[layer]
+                stop = layout.bottom_bias_offsets[layer]
+            else:
+                start = layout.bottom_bias_offsets[layer]
+                stop = start + bottom[layer]
+        rules.dense(params, state, grad, start, stop, scale, rate, penalised, config)

@@ -1,0 +1,79 @@
+"""Adam: first and second moments per weight, lazy on the input table (moments decay when a row is touched)."""
+
+import math
+
+import numba
+import numpy as np
+
+from .learning_rate import scheduled_rate
+from .regularization import soft_threshold
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def step_rate(config, step):
+    """The schedule's rate at global update ``step`` (1-based), with Adam's bias correction.
+
+    ``sqrt(1 - beta_2**t) / (1 - beta_1**t)`` is folded into the rate.
+    """
+    t = float(step)
+    return scheduled_rate(config, step) * math.sqrt(1.0 - math.pow(config.beta_2, t)) / (
+        1.0 - math.pow(config.beta_1, t)
+    )
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def input_rows(input_table, features, scales, start, stop, h0, grad, grad_row, rate, config):
+    """One step on each input-table row ``features[p]`` (see ``sgd.input_rows``).
+
+    A row is ``[w (h0) | first moments (h0) | second moments (h0)]``.
+    """
+    alpha = config.alpha
+    l1 = config.l1
+    eps = config.epsilon
+    beta_1 = config.beta_1
+    beta_2 = config.beta_2
+    for p in range(start, stop):
+        feature = features[p]
+        scale = scales[p]
+        for c in range(h0):
+            w = input_table[feature, c]
+            g = scale * grad[grad_row, c] + alpha * w
+            m = beta_1 * input_table[feature, h0 + c] + (1.0 - beta_1) * g
+            v = beta_2 * input_table[feature, 2 * h0 + c] + (1.0 - beta_2) * g * g
+            input_table[feature, h0 + c] = m
+            input_table[feature, 2 * h0 + c] = v
+            step = rate / (math.sqrt(v) + eps)
+            w -= step * m
+            if l1 > 0.0:
+                w = soft_threshold(w, step * l1)
+            input_table[feature, c] = w
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def dense(params, state, grad, start, stop, scale, rate, penalised, config):
+    """One step on ``params[start:stop]`` (see ``sgd.dense``); ``state`` holds both moments."""
+    alpha = np.float32(config.alpha if penalised else 0.0)
+    l1 = np.float32(config.l1 if penalised else 0.0)
+    eps = np.float32(config.epsilon)
+    scale = np.float32(scale)
+    rate = np.float32(rate)
+    beta_1 = np.float32(config.beta_1)
+    beta_2 = np.float32(config.beta_2)
+    one = np.float32(1.0)
+    n = params.shape[0]
+    weights = params[start:stop]
+    gradient = grad[start:stop]
+    first_moment = state[start:stop]
+    second_moment = state[n + start:n + stop]
+    for p in range(weights.shape[0]):
+        w = weights[p]
+        g = scale * gradient[p] + alpha * w
+        m = beta_1 * first_moment[p] + (one - beta_1) * g
+        v = beta_2 * second_moment[p] + (one - beta_2) * g * g
+        first_moment[p] = m
+        second_moment[p] = v
+        step = rate / (np.sqrt(v) + eps)
+        w -= step * m
+        if l1 > 0.0:
+            w = soft_threshold(w, step * l1)
+        weights[p] = w
