@@ -359,9 +359,15 @@ class BaseSparseMLP(BaseEstimator):
         """Start of the output bias: the constant outputs that minimise the loss.
 
         The null model of the loss being trained (built-in or callback): the
-        prior log-odds, the mean, the null-model hazard...  Subclasses with a
-        closed form override this for their built-in loss.
+        prior log-odds, the mean, the null-model hazard...  In closed form
+        where the built-in loss has one; otherwise by the engine's Newton
+        iterations.  Subclasses with another closed form override this.
         """
+        if compiled_callback is None:
+            constant = objectives.closed_form_constant_outputs(self._loss_code(), targets, sample_weight,
+                                                               n_outputs)
+            if constant is not None:
+                return constant
         return objectives.fit_constant_outputs(
             self._loss_code(), compiled_callback is not None,
             compiled_callback or objectives.no_loss_callback.dispatcher,

@@ -334,3 +334,34 @@ def test_l1_sets_weights_exactly_to_zero(optimizer):
     weights = model.coefs_[0].ravel()
     assert np.sum(weights == 0.0) >= 30
     assert np.all(weights[:3] != 0.0)
+
+
+@pytest.mark.parametrize("code, n_outputs, make_targets", [
+    (objectives.SQUARED_ERROR, 2, lambda rng, n: rng.normal(3.0, 2.0, size=(n, 2))),
+    (objectives.POISSON, 1, lambda rng, n: rng.poisson(2.5, size=(n, 1))),
+    (objectives.BINARY_LOG_LOSS, 1, lambda rng, n: (rng.random((n, 1)) < 0.3)),
+    (objectives.MULTINOMIAL_LOG_LOSS, 4, lambda rng, n: rng.choice(4, p=[0.1, 0.2, 0.3, 0.4], size=(n, 1))),
+    (objectives.HINGE, 3, lambda rng, n: rng.choice(3, size=(n, 1))),
+])
+def test_closed_form_null_model_matches_newton(code, n_outputs, make_targets):
+    """The closed forms give the constant outputs Newton's method finds on the same rows."""
+    rng = np.random.default_rng(code)
+    targets = np.ascontiguousarray(make_targets(rng, 3000), dtype=np.float32)
+    sample_weight = rng.uniform(0.2, 2.0, size=3000).astype(np.float32)
+    closed = objectives.closed_form_constant_outputs(code, targets, sample_weight, n_outputs)
+    newton = objectives.fit_constant_outputs(code, False, objectives.no_loss_callback.dispatcher, targets,
+                                             sample_weight, n_outputs, np.float32(1.0))
+    assert closed.shape == (n_outputs,) and closed.dtype == np.float32
+    np.testing.assert_allclose(closed, newton, rtol=1e-4, atol=1e-4)
+
+
+def test_closed_form_null_model_declines_what_it_cannot_give():
+    targets = np.zeros((5, 1), np.float32)
+    weight = np.ones(5, np.float32)
+    # Huber has no closed form; a class no row has, or no positive count,
+    # puts the minimiser at infinity; zero weight leaves nothing to fit.
+    assert objectives.closed_form_constant_outputs(objectives.HUBER, targets, weight, 1) is None
+    assert objectives.closed_form_constant_outputs(objectives.BINARY_LOG_LOSS, targets, weight, 1) is None
+    assert objectives.closed_form_constant_outputs(objectives.MULTINOMIAL_LOG_LOSS, targets, weight, 3) is None
+    assert objectives.closed_form_constant_outputs(objectives.POISSON, targets, weight, 1) is None
+    assert objectives.closed_form_constant_outputs(objectives.SQUARED_ERROR, targets, 0 * weight, 1) is None

@@ -297,6 +297,56 @@ def _fit_constant_outputs(code, use_callback, callback, targets, sample_weight, 
     return constant.astype(np.float32)
 
 
+def closed_form_constant_outputs(code, targets, sample_weight, n_outputs):
+    """The null model of a built-in loss in closed form, or None where it has none here.
+
+    The minimiser of the weighted mean loss over constant outputs, as
+    ``fit_constant_outputs`` finds it by Newton's method, computed over every
+    row with NumPy: the weighted mean (squared error), the log of the weighted
+    mean (Poisson), the prior log-odds (binary log loss), the centred log
+    priors (multinomial log loss; softmax ignores a common shift, and Newton's
+    method from zero keeps the outputs centred), zeros (hinge, which has no
+    curvature to step on).  None for Huber, for a minimiser at infinity (a
+    class, or a non-zero count, that no weighted row has) and for zero total
+    weight: the caller then runs ``fit_constant_outputs``.  Needing no
+    compiled code, it spares a first fit that kernel's compilation.
+
+    Parameters
+    ----------
+    code : int
+        A built-in loss code.
+    targets : float32[:, ::1], shape (n_rows, n_targets)
+    sample_weight : float32[::1]
+    n_outputs : int
+
+    Returns
+    -------
+    constant : float32 ndarray of shape (n_outputs,), or None
+    """
+    weight = np.asarray(sample_weight, dtype=np.float64)
+    total_weight = weight.sum()
+    if code == HINGE:
+        return np.zeros(n_outputs, dtype=np.float32)
+    if not total_weight > 0.0:
+        return None
+    if code in (SQUARED_ERROR, POISSON):
+        mean = weight @ targets.astype(np.float64) / total_weight
+        if code == SQUARED_ERROR:
+            return mean.astype(np.float32)
+        return np.log(mean).astype(np.float32) if np.all(mean > 0.0) else None
+    if code == BINARY_LOG_LOSS:
+        positive = float(weight @ targets[:, 0].astype(np.float64)) / total_weight
+        return (np.full(1, math.log(positive / (1.0 - positive)), dtype=np.float32)
+                if 0.0 < positive < 1.0 else None)
+    if code == MULTINOMIAL_LOG_LOSS:
+        priors = np.bincount(targets[:, 0].astype(np.intp), weights=weight, minlength=n_outputs)
+        if priors.size != n_outputs or not np.all(priors > 0.0):
+            return None
+        log_priors = np.log(priors / total_weight)
+        return (log_priors - log_priors.mean()).astype(np.float32)
+    return None
+
+
 fit_constant_outputs = KernelOnFirstUse(
     _fit_constant_outputs,
     lambda: FLOAT_1D(types.int64, types.boolean, LOSS_FUNCTION_TYPE, READONLY_FLOAT_2D,
