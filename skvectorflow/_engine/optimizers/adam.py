@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from .learning_rate import scheduled_rate
-from .regularization import soft_threshold
+from .regularization import dense_penalties, soft_threshold
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -52,8 +52,7 @@ def input_rows(input_table, features, scales, start, stop, h0, grad, grad_row, r
 @numba.njit(nogil=True, cache=True, inline="always")
 def dense(params, state, grad, start, stop, scale, rate, penalised, config):
     """One step on ``params[start:stop]`` (see ``sgd.dense``); ``state`` holds both moments."""
-    alpha = np.float32(config.alpha if penalised else 0.0)
-    l1 = np.float32(config.l1 if penalised else 0.0)
+    alpha, l1 = dense_penalties(config, penalised)
     eps = np.float32(config.epsilon)
     scale = np.float32(scale)
     rate = np.float32(rate)

@@ -4,7 +4,7 @@ import numba
 import numpy as np
 
 from .learning_rate import scheduled_rate
-from .regularization import soft_threshold
+from .regularization import dense_penalties, soft_threshold
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -78,8 +78,7 @@ def dense(params, state, grad, start, stop, scale, rate, penalised, config):
     # vectorises the loops, 0.4 ns a parameter instead of 3-5, which matters
     # for the 10^5-10^6 dense parameters a mini-batch step of a wide MLP
     # updates.
-    alpha = np.float32(config.alpha if penalised else 0.0)
-    l1 = np.float32(config.l1 if penalised else 0.0)
+    alpha, l1 = dense_penalties(config, penalised)
     scale = np.float32(scale)
     rate = np.float32(rate)
     weights = params[start:stop]
