@@ -365,3 +365,16 @@ def test_closed_form_null_model_declines_what_it_cannot_give():
     assert objectives.closed_form_constant_outputs(objectives.MULTINOMIAL_LOG_LOSS, targets, weight, 3) is None
     assert objectives.closed_form_constant_outputs(objectives.POISSON, targets, weight, 1) is None
     assert objectives.closed_form_constant_outputs(objectives.SQUARED_ERROR, targets, 0 * weight, 1) is None
+
+
+def test_closed_form_null_model_uses_newtons_rows_on_big_data():
+    """Beyond CONSTANT_MODEL_MAX_ROWS rows both fit the same evenly spaced sample."""
+    rng = np.random.default_rng(5)
+    n = 3 * objectives.CONSTANT_MODEL_MAX_ROWS + 7
+    targets = (rng.random((n, 1)) < np.linspace(0.1, 0.9, n)[:, None]).astype(np.float32)
+    sample_weight = rng.uniform(0.5, 1.5, size=n).astype(np.float32)
+    closed = objectives.closed_form_constant_outputs(objectives.BINARY_LOG_LOSS, targets, sample_weight, 1)
+    newton = objectives.fit_constant_outputs(objectives.BINARY_LOG_LOSS, False,
+                                             objectives.no_loss_callback.dispatcher, targets, sample_weight, 1,
+                                             np.float32(1.0))
+    np.testing.assert_allclose(closed, newton, rtol=1e-4, atol=1e-4)

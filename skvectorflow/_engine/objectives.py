@@ -301,15 +301,17 @@ def closed_form_constant_outputs(code, targets, sample_weight, n_outputs):
     """The null model of a built-in loss in closed form, or None where it has none here.
 
     The minimiser of the weighted mean loss over constant outputs, as
-    ``fit_constant_outputs`` finds it by Newton's method, computed over every
-    row with NumPy: the weighted mean (squared error), the log of the weighted
-    mean (Poisson), the prior log-odds (binary log loss), the centred log
-    priors (multinomial log loss; softmax ignores a common shift, and Newton's
-    method from zero keeps the outputs centred), zeros (hinge, which has no
-    curvature to step on).  None for Huber, for a minimiser at infinity (a
-    class, or a non-zero count, that no weighted row has) and for zero total
-    weight: the caller then runs ``fit_constant_outputs``.  Needing no
-    compiled code, it spares a first fit that kernel's compilation.
+    ``fit_constant_outputs`` finds it by Newton's method on the same evenly
+    spaced rows (at most ``CONSTANT_MODEL_MAX_ROWS``, which also keeps the
+    float64 copies small), computed with NumPy: the weighted mean (squared
+    error), the log of the weighted mean (Poisson), the prior log-odds
+    (binary log loss), the centred log priors (multinomial log loss; softmax
+    ignores a common shift, and Newton's method from zero keeps the outputs
+    centred), zeros (hinge, which has no curvature to step on).  None for
+    Huber, for a minimiser at infinity (a class, or a non-zero count, that no
+    weighted row has) and for zero total weight: the caller then runs
+    ``fit_constant_outputs``.  Needing no compiled code, it spares a first
+    fit that kernel's compilation.
 
     Parameters
     ----------
@@ -323,7 +325,9 @@ def closed_form_constant_outputs(code, targets, sample_weight, n_outputs):
     -------
     constant : float32 ndarray of shape (n_outputs,), or None
     """
-    weight = np.asarray(sample_weight, dtype=np.float64)
+    rows_step = max(1, targets.shape[0] // CONSTANT_MODEL_MAX_ROWS)
+    targets = targets[::rows_step]
+    weight = np.asarray(sample_weight[::rows_step], dtype=np.float64)
     total_weight = weight.sum()
     if code == HINGE:
         return np.zeros(n_outputs, dtype=np.float32)
