@@ -301,8 +301,6 @@ def dense_layers_forward(dense_params, layout, activation, out, slot, activate_i
     """
     sizes = layout.layer_sizes
     n_layers = sizes.shape[0]
-    if n_layers > 1 and activate_input:
-        activate(activation, out, slot, 0, sizes[0])
     for layer in range(1, n_layers):
         n_in = sizes[layer - 1]
         n_out = sizes[layer]
@@ -310,6 +308,10 @@ def dense_layers_forward(dense_params, layout, activation, out, slot, activate_i
         a_out = layout.activation_offsets[layer]
         b0 = layout.bias_offsets[layer]
         w0 = layout.weight_offsets[layer]
+        # Each layer activates its input, so that ``activate`` has one call
+        # site: every inlined copy is more code to compile.
+        if layer > 1 or activate_input:
+            activate(activation, out, slot, a_in, a_in + n_in)
         for o in range(n_out):
             out[slot, a_out + o] = dense_params[b0 + o]
         for i in range(n_in):
@@ -318,8 +320,6 @@ def dense_layers_forward(dense_params, layout, activation, out, slot, activate_i
                 w_row = w0 + i * n_out
                 for o in range(n_out):
                     out[slot, a_out + o] += a * dense_params[w_row + o]
-        if layer < n_layers - 1:
-            activate(activation, out, slot, a_out, a_out + n_out)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
