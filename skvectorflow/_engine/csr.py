@@ -1,4 +1,4 @@
-"""Checks of a CSR matrix's structure, compiled, in O(nnz) and without copies.
+"""Checks and sizes of a CSR matrix's structure, in O(nnz) and without copies.
 
 They read the arrays once, in order, and allocate nothing of their size, so
 they suit matrices memory-mapped from files larger than memory.
@@ -107,8 +107,16 @@ first_invalid_entry = KernelOnFirstUse(
 )
 
 
-def _max_unit_nnz(indptr, unit_bounds):
+# Units whose sizes ``max_unit_nnz`` takes at once: its temporaries stay
+# under 16 MB, however many rows.
+_UNITS_PER_CHUNK = 1 << 20
+
+
+def max_unit_nnz(indptr, unit_bounds):
     """Largest number of non-zeros in one unit (0 for no units).
+
+    NumPy over chunks of units rather than a compiled loop: every fit calls
+    it, and a kernel would add its compilation to a first fit's.
 
     Parameters
     ----------
@@ -118,18 +126,13 @@ def _max_unit_nnz(indptr, unit_bounds):
 
     Returns
     -------
-    int64
+    int
     """
+    rows_are_units = unit_bounds.shape[0] == 0
+    n_units = (indptr.shape[0] if rows_are_units else unit_bounds.shape[0]) - 1
     largest = 0
-    if unit_bounds.shape[0] == 0:
-        for row in range(indptr.shape[0] - 1):
-            largest = max(largest, indptr[row + 1] - indptr[row])
-    else:
-        for unit in range(unit_bounds.shape[0] - 1):
-            largest = max(largest, indptr[unit_bounds[unit + 1]] - indptr[unit_bounds[unit]])
+    for start in range(0, n_units, _UNITS_PER_CHUNK):
+        stop = min(start + _UNITS_PER_CHUNK, n_units) + 1
+        edges = indptr[start:stop] if rows_are_units else indptr[unit_bounds[start:stop]]
+        largest = max(largest, int(np.max(np.diff(edges))))
     return largest
-
-
-max_unit_nnz = KernelOnFirstUse(
-    _max_unit_nnz, lambda: numba.int64(READONLY_INT64_1D, READONLY_INT64_1D),
-)
