@@ -964,7 +964,13 @@ def _run_convert(args):
 # ---- compile ------------------------------------------------------------------
 
 def _add_compile_arguments(compile_command):
-    """``compile`` takes no flag: it compiles every kernel (``compile_command`` is its sub-parser)."""
+    """Add ``compile``'s flags to its sub-parser ``compile_command``."""
+    compile_command.add_argument(
+        "--only", action="append", metavar="TEXT",
+        help="compile only the kernels whose name contains TEXT (repeatable), e.g. "
+             "--only 'sum, adagrad, binary_log_loss' --only 'predict_rows[sum]' for a linear or "
+             "MLP binary classifier trained with AdaGrad; the names are those the progress lines "
+             "print")
 
 
 def _run_compile(args):
@@ -973,7 +979,7 @@ def _run_compile(args):
     Parameters
     ----------
     args : argparse.Namespace
-        The parsed flags of ``compile`` (none).
+        The parsed flags of ``compile``.
 
     Returns
     -------
@@ -982,12 +988,17 @@ def _run_compile(args):
     """
     import numba
 
-    from ._engine.compilation import load_all_kernels
+    from ._engine.compilation import kernel_names, load_all_kernels
 
+    names = kernel_names()
+    for text in args.only or ():
+        if not any(text in name for name in names):
+            raise _CommandError(f"argument --only: no kernel's name contains {text!r}; the names are "
+                                f"those 'skvectorflow compile' prints (see --help)", status=2)
     where = numba.config.CACHE_DIR or "beside the package's modules (__pycache__)"
     print(f"compiling or loading skvectorflow's kernels; Numba's cache: {where}", flush=True)
     total = load_all_kernels(
-        report=lambda name, seconds: print(f"  {name}: {seconds:.1f} s", flush=True))
+        report=lambda name, seconds: print(f"  {name}: {seconds:.1f} s", flush=True), only=args.only)
     print(f"done in {total:.1f} s; fits in new processes load them from the cache")
     return 0
 
@@ -1045,9 +1056,10 @@ _COMMANDS = (
         "compile the Numba kernels now (or load them from the cache), with progress",
         "Compile every Numba kernel of the estimators, or load it from Numba's on-disk cache, "
         "and print the time each took. The first fit in a fresh environment compiles them "
-        "(a minute or more); running this once while building a container image or a shared "
-        "environment moves that wait out of the first fit. Set NUMBA_CACHE_DIR to a writable "
-        "folder when the package's own folder is read-only.",
+        "(seconds per estimator and loss); running this once while building a container image "
+        "or a shared environment moves that wait out of the first fit. Every kernel takes many "
+        "minutes: --only picks those of the models you train. Set NUMBA_CACHE_DIR to a "
+        "writable folder when the package's own folder is read-only.",
         _add_compile_arguments, _run_compile),
 )
 

@@ -526,13 +526,15 @@ def test_flags_of_another_model_are_refused(classification_files, tmp_path, caps
 
 
 def test_compile_loads_every_kernel_with_progress(capsys, monkeypatch):
-    from skvectorflow._engine import compilation, hogwild, network, optimizers
+    from skvectorflow._engine import compilation, hogwild, network, objectives, optimizers
 
     # Every epoch-kernel variant is registered; the test compiles the one the
     # suite's fits already use, beside every other kernel, to stay fast.
     variants = [kernel for kernel in compilation._KERNELS if kernel.__name__.startswith("_train_blocks[")]
-    assert len(variants) == 3 * len(optimizers.OPTIMIZER_CODES) + len(optimizers.OPTIMIZER_CODES)
-    used = hogwild.train_blocks_kernel(network.INPUT_SUM, optimizers.ADAGRAD, False)
+    # Per optimizer: the sum layer's 7 built-in losses, callback and queries;
+    # factorization and fields layers with any loss.
+    assert len(variants) == len(optimizers.OPTIMIZER_CODES) * (9 + 2)
+    used = hogwild.train_blocks_kernel(network.INPUT_SUM, optimizers.ADAGRAD, objectives.BINARY_LOG_LOSS)
     kernels = [kernel for kernel in compilation._KERNELS if kernel not in variants or kernel is used]
     monkeypatch.setattr(compilation, "_KERNELS", kernels)
 
@@ -541,5 +543,16 @@ def test_compile_loads_every_kernel_with_progress(capsys, monkeypatch):
     assert out.startswith("compiling or loading skvectorflow's kernels; Numba's cache: ")
     names = [line.split(":")[0].strip() for line in out.splitlines()[1:-1]]
     assert names == [kernel.__name__ for kernel in kernels]
-    assert "_train_blocks[sum, adagrad]" in names and "_predict_rows[sum]" in names
+    assert "_train_blocks[sum, adagrad, binary_log_loss]" in names and "_predict_rows[sum]" in names
     assert out.splitlines()[-1].startswith("done in ")
+
+
+def test_compile_only_compiles_the_kernels_named(capsys):
+    assert main(["compile", "--only", "sum, adagrad, binary_log_loss", "--only", "_predict_rows[sum]"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split(":")[0].strip() for line in lines[1:-1]]
+    assert names == ["_predict_rows[sum]", "_train_blocks[sum, adagrad, binary_log_loss]"]
+
+    assert main(["compile", "--only", "sum, adagrad, binary_log_loss", "--only", "lbfgs"]) == 2
+    err = capsys.readouterr().err
+    assert "--only: no kernel's name contains 'lbfgs'" in err and len(err.splitlines()) == 1

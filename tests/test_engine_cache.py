@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     import scipy.sparse as sp
     from skvectorflow import SparseMLPRegressor
-    from skvectorflow._engine import hogwild, kernels, network, optimizers
+    from skvectorflow._engine import hogwild, kernels, network, objectives, optimizers
 
     def user_loss_{suffix}(pred, target, weight, grad):
         loss = 0.0
@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent(
     X = sp.random(50, 20, density=0.3, format="csr", dtype=np.float32, random_state=0)
     y = np.arange(50, dtype=float)
     SparseMLPRegressor(hidden_layer_sizes=(4,), max_iter=1, loss_callback=user_loss_{suffix}).fit(X, y).predict(X)
-    kernel = hogwild.train_blocks_kernel(network.INPUT_SUM, optimizers.ADAGRAD, False).dispatcher
+    kernel = hogwild.train_blocks_kernel(network.INPUT_SUM, optimizers.ADAGRAD, objectives.CALLBACK_LOSS).dispatcher
     stats = {{
         "train_hits": sum(kernel.stats.cache_hits.values()),
         "train_misses": sum(kernel.stats.cache_misses.values()),

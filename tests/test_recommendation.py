@@ -355,7 +355,7 @@ def test_batched_fields_epoch_takes_the_row_by_row_steps(bottom, interaction, op
                                                                    batch_size)], 0)
     by_row = (table.copy(), dense.copy(), dense_state.copy())
     row_stats = np.zeros(hogwild.N_STATS)
-    row_kernel = hogwild.train_blocks_kernel(network.INPUT_FIELDS, optimizer, False)
+    row_kernel = hogwild.train_blocks_kernel(network.INPUT_FIELDS, optimizer, objectives.ANY_LOSS)
     row_kernel(*csr, targets, sample_weight, np.zeros(0, np.int64), block_bounds, block_order,
                *by_row, layout, config, hogwild.no_loss_callback.dispatcher,
                hogwild.make_thread_scratch(layout, dense.size, 1, 1, max_nnz, batch_size), 1, 1, row_stats)

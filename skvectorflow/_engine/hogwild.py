@@ -66,7 +66,8 @@ from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INPUT_FACTORIZATION, INPUT_
 from .network import SPEC_KIND, SPEC_N_FIELDS, SPEC_SCRATCH_WIDTH, SPEC_TABLE_WIDTH, table_width
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
-from .objectives import FIRST_QUERY_LOSS, LOSS_FUNCTION_TYPE, no_loss_callback, unit_loss
+from .objectives import ANY_LOSS, CALLBACK_LOSS, KERNEL_LOSS_NAMES, LOSS_FUNCTION_TYPE, QUERY_LOSSES
+from .objectives import builtin_loss, callback_loss, kernel_loss, no_loss_callback, unit_loss
 from .ranking import query_loss, unit_seed
 from .minibatch import accumulate_input_gradient, apply_step
 from .optimizers import OPTIMIZER_CODES, OPTIMIZER_RULES
@@ -218,7 +219,7 @@ def _unit_nnz(indptr, unit_bounds, unit):
     return indptr[unit_bounds[unit + 1]] - indptr[unit_bounds[unit]]
 
 
-def _make_train_blocks(input_kind, rules, query_units):
+def _make_train_blocks(input_kind, rules, loss):
     """The epoch kernel's source for one input-layer kind, optimizer and unit loss.
 
     The three arguments are free variables of the returned function, which
@@ -227,7 +228,11 @@ def _make_train_blocks(input_kind, rules, query_units):
     optimizer's functions from its module (``rules.input_rows``) and no
     other.  One variant compiles in a fraction of the time of a kernel
     holding them all, and a fit compiles only the variant it runs.  Numba's
-    cache keys each variant by its free variables (the module by its name).
+    cache keys each variant by its free variables pickled (the module by its
+    name), so they must pickle the same in every process: a compiled
+    function does not (Numba pickles it with a per-process id, and every new
+    process would miss the cache), hence a loss code rather than the loss's
+    function.
 
     Parameters
     ----------
@@ -235,10 +240,13 @@ def _make_train_blocks(input_kind, rules, query_units):
         ``network.INPUT_SUM``, ``INPUT_FACTORIZATION`` or ``INPUT_FIELDS``.
     rules : module
         The optimizer's, from ``optimizers.OPTIMIZER_RULES``.
-    query_units : bool
-        Whether units are queries scored by a built-in ranking loss
-        (``ranking.query_loss``) rather than rows or groups scored by
-        ``objectives.unit_loss`` (built-in or callback).
+    loss : int
+        A built-in loss code, whose function alone the kernel inlines;
+        ``objectives.CALLBACK_LOSS``: the user's callback;
+        ``objectives.QUERY_LOSSES``: units are queries scored by a built-in
+        ranking loss (``ranking.query_loss``); or ``objectives.ANY_LOSS``:
+        the fit's loss, built in or callback, chosen at run time
+        (``objectives.unit_loss``).
     """
 
     def _train_blocks(indptr, indices, data, targets, sample_weight, unit_bounds, block_bounds, block_order,
@@ -263,8 +271,8 @@ def _make_train_blocks(input_kind, rules, query_units):
         layout : NetworkLayout
         config : TrainConfig
         loss_callback : FunctionType(LOSS_SIGNATURE)
-            Called when ``config.use_callback``; otherwise the built-in
-            ``config.loss`` is used.
+            Called by the callback variant (``loss == CALLBACK_LOSS``); the
+            others ignore it.
         scratch : ThreadScratch
             This thread's buffers.
         first_step, step_stride : int
@@ -360,18 +368,26 @@ def _make_train_blocks(input_kind, rules, query_units):
                         target[r * n_targets + t] = targets[row, t]
                     weight[r] = sample_weight[row]
                     weight_sum += sample_weight[row]
-                if query_units:
-                    loss = query_loss(config.loss, pred, target, weight, grad, n_rows, config.max_pairs,
-                                      unit_seed(config.seed, unit), rank_by_label, rank_group_end,
-                                      rank_partners, rank_by_score, rank_position)
+                if loss == QUERY_LOSSES:
+                    value = query_loss(config.loss, pred, target, weight, grad, n_rows, config.max_pairs,
+                                       unit_seed(config.seed, unit), rank_by_label, rank_group_end,
+                                       rank_partners, rank_by_score, rank_position)
+                elif loss == CALLBACK_LOSS:
+                    value = callback_loss(loss_callback, pred, target, weight, grad, n_rows, n_outputs,
+                                          n_targets)
+                elif loss == ANY_LOSS:
+                    value = unit_loss(config.loss, config.use_callback, loss_callback, pred, target,
+                                      weight, grad, n_rows, n_outputs, n_targets, config.huber_delta)
                 else:
-                    loss = unit_loss(config.loss, config.use_callback, loss_callback, pred, target,
-                                     weight, grad, n_rows, n_outputs, n_targets, config.huber_delta)
-                if not math.isfinite(loss):
+                    # ``loss`` is a constant: Numba prunes ``builtin_loss``'s
+                    # dispatch and inlines that loss's function alone.
+                    value = builtin_loss(loss, pred, target, weight, grad, n_rows, n_outputs, n_targets,
+                                         config.huber_delta)
+                if not math.isfinite(value):
                     stats[STAT_STATUS] = STATUS_NONFINITE_LOSS
                     stats[STAT_BAD_UNIT] = unit
                     return
-                loss_sum += loss
+                loss_sum += value
                 has_gradient = False
                 for o in range(n_rows * n_outputs):
                     g = grad[o]
@@ -477,8 +493,15 @@ _OPTIMIZER_NAMES = {code: name for name, code in OPTIMIZER_CODES.items()}
 _TRAIN_BLOCKS_VARIANTS = {}
 
 
-def train_blocks_kernel(input_kind, optimizer, query_units):
+def train_blocks_kernel(input_kind, optimizer, loss):
     """The epoch kernel for one input-layer kind, optimizer and unit loss (see ``_make_train_blocks``).
+
+    Parameters
+    ----------
+    input_kind, optimizer : int
+        Codes, as in ``network`` and ``optimizers``.
+    loss : int
+        As ``epoch_kernel_loss`` gives it.
 
     Returns
     -------
@@ -486,24 +509,40 @@ def train_blocks_kernel(input_kind, optimizer, query_units):
         Made once per variant; it compiles, or loads from Numba's cache, on
         first use.
     """
-    variant = (int(input_kind), int(optimizer), bool(query_units))
+    variant = (int(input_kind), int(optimizer), int(loss))
     kernel = _TRAIN_BLOCKS_VARIANTS.get(variant)
     if kernel is None:
         kernel = _TRAIN_BLOCKS_VARIANTS.setdefault(variant, KernelOnFirstUse(
             _make_train_blocks(variant[0], OPTIMIZER_RULES[variant[1]], variant[2]), _train_blocks_signature,
-            name="_train_blocks[{}, {}{}]".format(INPUT_KIND_NAMES[variant[0]], _OPTIMIZER_NAMES[variant[1]],
-                                                  ", queries" if variant[2] else "")))
+            name=f"_train_blocks[{INPUT_KIND_NAMES[variant[0]]}, {_OPTIMIZER_NAMES[variant[1]]}, "
+                 f"{KERNEL_LOSS_NAMES[variant[2]]}]"))
     return kernel
 
 
-# Every variant an estimator can ask for, made now so that ``load_all_kernels``
-# knows them: each input kind with each optimizer, and query losses (the
-# ranker's) on the sum layer.
-for _input_kind in INPUT_KIND_NAMES:
-    for _optimizer in _OPTIMIZER_NAMES:
-        train_blocks_kernel(_input_kind, _optimizer, False)
+def epoch_kernel_loss(input_kind, loss, use_callback):
+    """The ``loss`` of the epoch kernel variant a fit runs (see ``train_blocks_kernel``).
+
+    Sum layers have a variant per loss: their kernel is the smallest, so
+    the loss code is a large share of it, and they train the linear and MLP
+    models whose first fit should compile fast.  Factorization and fields
+    layers choose the loss at run time (``objectives.ANY_LOSS``): the loss
+    is a small share of their kernels, and a variant per loss would multiply
+    the minutes that compiling every kernel takes.
+    """
+    if int(input_kind) != INPUT_SUM:
+        return ANY_LOSS
+    return kernel_loss(int(loss), bool(use_callback))
+
+
+# Every variant a fit can ask for, made now so that ``load_all_kernels``
+# knows them: each optimizer with each loss over sum layers (and the ranker's
+# query losses), and with any loss over the other kinds.
 for _optimizer in _OPTIMIZER_NAMES:
-    train_blocks_kernel(INPUT_SUM, _optimizer, True)
+    for _loss in KERNEL_LOSS_NAMES:
+        if _loss != ANY_LOSS:
+            train_blocks_kernel(INPUT_SUM, _optimizer, _loss)
+    for _input_kind in (INPUT_FACTORIZATION, INPUT_FIELDS):
+        train_blocks_kernel(_input_kind, _optimizer, ANY_LOSS)
 
 
 def _train_fields_batches_signature():
@@ -596,8 +635,9 @@ def run_epoch(csr, targets, sample_weight, unit_bounds, block_bounds, block_orde
                    input_table, dense_params, dense_state, layout, config, callback, scratches[t],
                    first_step + 1 + t, n_threads, stats[t])
     else:
-        query_units = int(config.loss) >= FIRST_QUERY_LOSS and not config.use_callback
-        kernel = train_blocks_kernel(layout.input_spec[SPEC_KIND], config.optimizer, query_units).dispatcher
+        input_kind = layout.input_spec[SPEC_KIND]
+        kernel = train_blocks_kernel(input_kind, config.optimizer,
+                                     epoch_kernel_loss(input_kind, config.loss, config.use_callback)).dispatcher
 
         def work(t):
             kernel(indptr, indices, data, targets, sample_weight, unit_bounds, block_bounds, shares[t],

@@ -5,9 +5,11 @@ Every loss follows the engine's per-unit contract, the same one a user's
 (row-major, ``n_outputs`` per row), their targets (``n_targets`` per row) and
 sample weights, it writes the gradient of the weighted loss with respect to
 ``pred`` into ``grad`` and returns the weighted loss summed over the unit's
-rows.  The engine selects a built-in by code inside the compiled epoch, so a
-built-in costs no function-pointer call; ``skvectorflow.losses`` exposes each
-one in callback form as well.
+rows.  Built-ins run inside the compiled epoch and cost no function-pointer
+call: an epoch kernel over a sum layer is specialised for one loss and
+inlines its function alone; the other kernels select it by code at run time
+(both through ``builtin_loss``).  ``skvectorflow.losses`` exposes each one in
+callback form as well.
 
 Targets are encoded by the estimator: regression targets as values; binary
 classification as 0/1; multiclass as the class index (a float holding an
@@ -67,9 +69,145 @@ def _sigmoid(z):
     return e / (1.0 + e)
 
 
+# Every built-in loss below has the contract's arguments plus the unit's
+# shape and Huber's threshold: ``(pred, target, weight, grad, n_rows,
+# n_outputs, n_targets, huber_delta)``.  It writes the gradient of the
+# weighted loss with respect to ``pred`` into ``grad`` and returns the loss
+# summed over the unit's rows, ``sum_r weight[r] * loss(pred[r], target[r])``.
+# Each is its own function so that an epoch kernel specialised for one loss
+# (``hogwild._make_train_blocks``) inlines that loss and no other
+# (``builtin_loss``).
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def squared_error_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta):
+    """``0.5 * sum_o (p_o - y_o)**2`` per row."""
+    total = 0.0
+    for r in range(n_rows):
+        w = weight[r]
+        for o in range(n_outputs):
+            residual = pred[r * n_outputs + o] - target[r * n_targets + o]
+            total += 0.5 * w * residual * residual
+            grad[r * n_outputs + o] = w * residual
+    return total
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def huber_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta):
+    """``0.5 r**2`` if ``|r| <= delta`` else ``delta * (|r| - delta / 2)``, per output.
+
+    ``r = p - y`` and ``delta`` is ``huber_delta``.
+    """
+    total = 0.0
+    for r in range(n_rows):
+        w = weight[r]
+        for o in range(n_outputs):
+            residual = pred[r * n_outputs + o] - target[r * n_targets + o]
+            if abs(residual) <= huber_delta:
+                total += 0.5 * w * residual * residual
+                grad[r * n_outputs + o] = w * residual
+            else:
+                total += w * huber_delta * (abs(residual) - 0.5 * huber_delta)
+                grad[r * n_outputs + o] = w * huber_delta * (1.0 if residual > 0.0 else -1.0)
+    return total
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def poisson_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta):
+    """``exp(p) - y * p`` per output (``p`` is the log of the mean)."""
+    total = 0.0
+    for r in range(n_rows):
+        w = weight[r]
+        for o in range(n_outputs):
+            log_mean = min(pred[r * n_outputs + o], MAX_EXP_ARGUMENT)
+            mean = math.exp(log_mean)
+            y = target[r * n_targets + o]
+            total += w * (mean - y * log_mean)
+            grad[r * n_outputs + o] = w * (mean - y)
+    return total
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def binary_log_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta):
+    """``log(1 + exp(p)) - y * p`` of one logit against a 0/1 target."""
+    total = 0.0
+    for r in range(n_rows):
+        w = weight[r]
+        z = pred[r * n_outputs]
+        y = target[r * n_targets]
+        total += w * (_log1p_exp(z) - y * z)
+        grad[r * n_outputs] = w * (_sigmoid(z) - y)
+    return total
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def multinomial_log_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta):
+    """``logsumexp(p) - p_y`` of the logits against the class index ``y``."""
+    total = 0.0
+    for r in range(n_rows):
+        w = weight[r]
+        base = r * n_outputs
+        label = int(target[r * n_targets])
+        largest = pred[base]
+        for o in range(1, n_outputs):
+            largest = max(largest, pred[base + o])
+        norm = 0.0
+        for o in range(n_outputs):
+            norm += math.exp(pred[base + o] - largest)
+        log_norm = largest + math.log(norm)
+        total += w * (log_norm - pred[base + label])
+        for o in range(n_outputs):
+            p = math.exp(pred[base + o] - log_norm)
+            grad[base + o] = w * (p - (1.0 if o == label else 0.0))
+    return total
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def hinge_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta):
+    """``max(0, 1 - s * p_o)`` per output, one-vs-rest against the class index ``y``.
+
+    ``s = +1`` for the row's class (or ``y = 1`` with one output), ``-1``
+    otherwise.
+    """
+    total = 0.0
+    for r in range(n_rows):
+        w = weight[r]
+        label = int(target[r * n_targets])
+        for o in range(n_outputs):
+            positive = label == 1 if n_outputs == 1 else o == label
+            sign = 1.0 if positive else -1.0
+            margin = sign * pred[r * n_outputs + o]
+            if margin < 1.0:
+                total += w * (1.0 - margin)
+                grad[r * n_outputs + o] = -w * sign
+            else:
+                grad[r * n_outputs + o] = 0.0
+    return total
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def exponential_survival_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta):
+    """``t * exp(p) - d * p``: the negative log-likelihood of an exponential time to event.
+
+    ``p`` is the log-rate; the targets are ``(t, d)``, the observed time and
+    the event indicator.  A censored row (``d = 0``) contributes its survival
+    term ``t * exp(p)`` only.
+    """
+    total = 0.0
+    for r in range(n_rows):
+        w = weight[r]
+        log_rate = min(pred[r * n_outputs], MAX_EXP_ARGUMENT)
+        time = target[r * n_targets]
+        event = target[r * n_targets + 1]
+        cumulative_hazard = time * math.exp(log_rate)
+        total += w * (cumulative_hazard - event * log_rate)
+        grad[r * n_outputs] = w * (cumulative_hazard - event)
+    return total
+
+
 @numba.njit(nogil=True, cache=True, inline="always")
 def builtin_loss(code, pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta):
-    """Weighted loss of one unit and its gradient with respect to ``pred``.
+    """Weighted loss of one unit by the built-in ``code``, and its gradient with respect to ``pred``.
 
     Parameters
     ----------
@@ -90,87 +228,27 @@ def builtin_loss(code, pred, target, weight, grad, n_rows, n_outputs, n_targets,
 
     Notes
     -----
-    squared_error: ``0.5 * sum_o (p_o - y_o)**2``.
-    huber: ``0.5 r**2`` if ``|r| <= delta`` else ``delta * (|r| - delta/2)``,
-    per output, ``r = p - y``.
-    poisson: ``exp(p) - y * p`` (``p`` is the log of the mean).
-    binary log loss: ``log(1 + exp(p)) - y * p``.
-    multinomial log loss: ``logsumexp(p) - p_y``.
-    hinge: ``max(0, 1 - s * p_o)`` per output, ``s = +1`` for the row's class
-    (or ``y = 1`` with one output), ``-1`` otherwise (one-vs-rest).
-    exponential survival: ``t * exp(p) - d * p``, the negative log-likelihood
-    of an exponential time to event with log-rate ``p``, for observed time
-    ``t`` and event indicator ``d`` (targets ``(t, d)``); a censored row
-    (``d = 0``) contributes its survival term ``t * exp(p)`` only.
-
+    Each loss's formula is in its function's docstring.  Called with a
+    constant ``code`` (an epoch kernel specialised for one loss), it inlines
+    that loss's function alone: Numba prunes the other branches first.
     Losses with ``exp`` clip its argument at ``MAX_EXP_ARGUMENT``: beyond it
     the loss and the gradient are those of the clip point (the gradient still
     pushes the output down), so a hot row never overflows into a NaN.
     """
-    total = 0.0
-    for r in range(n_rows):
-        w = weight[r]
-        base = r * n_outputs
-        tbase = r * n_targets
-        if code == SQUARED_ERROR:
-            for o in range(n_outputs):
-                residual = pred[base + o] - target[tbase + o]
-                total += 0.5 * w * residual * residual
-                grad[base + o] = w * residual
-        elif code == HUBER:
-            for o in range(n_outputs):
-                residual = pred[base + o] - target[tbase + o]
-                if abs(residual) <= huber_delta:
-                    total += 0.5 * w * residual * residual
-                    grad[base + o] = w * residual
-                else:
-                    total += w * huber_delta * (abs(residual) - 0.5 * huber_delta)
-                    grad[base + o] = w * huber_delta * (1.0 if residual > 0.0 else -1.0)
-        elif code == POISSON:
-            for o in range(n_outputs):
-                log_mean = min(pred[base + o], MAX_EXP_ARGUMENT)
-                mean = math.exp(log_mean)
-                total += w * (mean - target[tbase + o] * log_mean)
-                grad[base + o] = w * (mean - target[tbase + o])
-        elif code == BINARY_LOG_LOSS:
-            z = pred[base]
-            y = target[tbase]
-            total += w * (_log1p_exp(z) - y * z)
-            grad[base] = w * (_sigmoid(z) - y)
-        elif code == EXPONENTIAL_SURVIVAL:
-            log_rate = min(pred[base], MAX_EXP_ARGUMENT)
-            time = target[tbase]
-            event = target[tbase + 1]
-            cumulative_hazard = time * math.exp(log_rate)
-            total += w * (cumulative_hazard - event * log_rate)
-            grad[base] = w * (cumulative_hazard - event)
-        elif code == MULTINOMIAL_LOG_LOSS:
-            label = int(target[tbase])
-            largest = pred[base]
-            for o in range(1, n_outputs):
-                largest = max(largest, pred[base + o])
-            norm = 0.0
-            for o in range(n_outputs):
-                norm += math.exp(pred[base + o] - largest)
-            log_norm = largest + math.log(norm)
-            total += w * (log_norm - pred[base + label])
-            for o in range(n_outputs):
-                p = math.exp(pred[base + o] - log_norm)
-                grad[base + o] = w * (p - (1.0 if o == label else 0.0))
-        else:  # HINGE
-            label = int(target[tbase])
-            for o in range(n_outputs):
-                if n_outputs == 1:
-                    sign = 1.0 if label == 1 else -1.0
-                else:
-                    sign = 1.0 if o == label else -1.0
-                margin = sign * pred[base + o]
-                if margin < 1.0:
-                    total += w * (1.0 - margin)
-                    grad[base + o] = -w * sign
-                else:
-                    grad[base + o] = 0.0
-    return total
+    if code == SQUARED_ERROR:
+        return squared_error_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta)
+    if code == HUBER:
+        return huber_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta)
+    if code == POISSON:
+        return poisson_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta)
+    if code == BINARY_LOG_LOSS:
+        return binary_log_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta)
+    if code == MULTINOMIAL_LOG_LOSS:
+        return multinomial_log_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta)
+    if code == EXPONENTIAL_SURVIVAL:
+        return exponential_survival_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets,
+                                         huber_delta)
+    return hinge_loss(pred, target, weight, grad, n_rows, n_outputs, n_targets, huber_delta)
 
 
 def _no_loss_callback(pred, target, weight, grad):
@@ -182,17 +260,48 @@ no_loss_callback = KernelOnFirstUse(_no_loss_callback, lambda: LOSS_SIGNATURE)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
+def callback_loss(callback, pred, target, weight, grad, n_rows, n_outputs, n_targets):
+    """Loss of one unit by the user's ``callback``, which sees exact-length slices of the buffers."""
+    return float(callback(pred[: n_rows * n_outputs], target[: n_rows * n_targets],
+                          weight[:n_rows], grad[: n_rows * n_outputs]))
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
 def unit_loss(code, use_callback, callback, pred, target, weight, grad, n_rows, n_outputs,
               n_targets, huber_delta):
-    """Loss of one unit by the built-in ``code``, or by ``callback`` if ``use_callback``.
-
-    The callback sees exact-length slices of the buffers, per the contract.
-    """
+    """Loss of one unit by the built-in ``code``, or by ``callback`` if ``use_callback``."""
     if use_callback:
-        return float(callback(pred[: n_rows * n_outputs], target[: n_rows * n_targets],
-                              weight[:n_rows], grad[: n_rows * n_outputs]))
+        return callback_loss(callback, pred, target, weight, grad, n_rows, n_outputs, n_targets)
     return builtin_loss(code, pred, target, weight, grad, n_rows, n_outputs, n_targets,
                         huber_delta)
+
+
+# The unit losses an epoch kernel is specialised for: a built-in's code, or
+# one of these.
+CALLBACK_LOSS = -1  # the user's ``loss_callback``
+QUERY_LOSSES = -2  # a built-in query loss, chosen at run time (``ranking.query_loss``)
+ANY_LOSS = -3  # the fit's built-in loss or callback, chosen at run time (``unit_loss``)
+KERNEL_LOSS_NAMES = {
+    SQUARED_ERROR: "squared_error",
+    HUBER: "huber",
+    POISSON: "poisson",
+    BINARY_LOG_LOSS: "binary_log_loss",
+    MULTINOMIAL_LOG_LOSS: "multinomial_log_loss",
+    HINGE: "hinge",
+    EXPONENTIAL_SURVIVAL: "exponential_survival",
+    CALLBACK_LOSS: "callback",
+    QUERY_LOSSES: "queries",
+    ANY_LOSS: "any loss",
+}
+
+
+def kernel_loss(code, use_callback):
+    """The unit loss of a kernel specialised on it, given a fit's loss code and callback flag."""
+    if use_callback:
+        return CALLBACK_LOSS
+    if code >= FIRST_QUERY_LOSS:
+        return QUERY_LOSSES
+    return int(code)
 
 
 # Rows sampled to fit the constant model, and its Newton iterations.
