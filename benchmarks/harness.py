@@ -36,8 +36,9 @@ run), memory against the bound "X + parameters + optimizer state + 10%",
 serving (``predict_proba`` of one row, p50/p99 over many calls, and rows/s
 on up to 100,000 held-out rows, the best of ``SERVING_BATCH_REPEATS`` calls,
 against ``SGDClassifier`` and PyTorch), and
-JIT compilation (a first fit and predict of each model in a fresh Python
-process with an empty ``NUMBA_CACHE_DIR``, then again with that cache warm).
+JIT compilation (a first fit, then a first predict, of each model in a fresh
+Python process with an empty ``NUMBA_CACHE_DIR``, then again with that cache
+warm; each timed on its own).
 Each target of the benchmarks issue is checked against the run's figures.
 
 The table is printed; the report goes to ``benchmarks/results/<suite>.json``
@@ -305,14 +306,19 @@ for name, hidden, optimizer in (("linear", (), "adagrad"), ("MLP(16)", (16,), "r
     started = time.perf_counter()
     model = SparseMLPClassifier(hidden_layer_sizes=hidden, optimizer=optimizer, max_iter=1,
                                 tol=None, n_jobs=2, random_state=0).fit(X, y)
+    fitted = time.perf_counter()
     model.predict_proba(X[:10])
-    out[name] = time.perf_counter() - started
+    out[name] = {"fit_s": fitted - started, "predict_s": time.perf_counter() - fitted}
 json.dump(out, sys.stdout)
 """
 
 
 def jit_compilation(log):
-    """First fit + predict of each model in fresh processes: empty Numba cache, then warm."""
+    """First fit, then first predict, of each model in fresh processes: empty Numba cache, then warm.
+
+    The linear model goes first, so its first predict compiles the predict
+    kernel that the MLP's then finds compiled.
+    """
     with tempfile.TemporaryDirectory(prefix="svf-bench-numba-") as cache:
         environment = {**os.environ, "NUMBA_CACHE_DIR": cache}
         out = {}
@@ -323,8 +329,9 @@ def jit_compilation(log):
                                        cwd=REPOSITORY)
             out[state] = {**json.loads(completed.stdout),
                           "process_s": time.perf_counter() - started}
-            log(f"  {state}: linear {out[state]['linear']:.2f} s, MLP(16) "
-                f"{out[state]['MLP(16)']:.2f} s (process {out[state]['process_s']:.1f} s)")
+            log(f"  {state}: " + ", ".join(
+                f"{name} fit {out[state][name]['fit_s']:.2f} s + predict {out[state][name]['predict_s']:.2f} s"
+                for name in ("linear", "MLP(16)")) + f" (process {out[state]['process_s']:.1f} s)")
     return out
 
 
@@ -403,9 +410,11 @@ def check_targets(report):
               torch and mine["batch_rows_per_s"] >= 10 * torch["batch_rows_per_s"])
     jit = report.get("jit")
     if jit:
-        cold = max(jit["cold"]["linear"], jit["cold"]["MLP(16)"])
-        warm = max(jit["warm"]["linear"], jit["warm"]["MLP(16)"])
-        check("JIT: first fit compiles in <= 10 s cold", f"{cold:.1f} s (slower model)",
+        slower = max(("linear", "MLP(16)"), key=lambda name: jit["cold"][name]["fit_s"])
+        cold = jit["cold"][slower]["fit_s"]
+        warm = max(jit["warm"][name]["fit_s"] for name in ("linear", "MLP(16)"))
+        check("JIT: first fit compiles in <= 10 s cold",
+              f"{cold:.1f} s ({slower}; its first predict {jit['cold'][slower]['predict_s']:.1f} s more)",
               cold <= 10)
         check("JIT: <= 2 s with the cache warm", f"{warm:.2f} s", warm <= 2)
     return checks
@@ -557,11 +566,15 @@ def format_markdown(report, suite):
     ]
     jit = report.get("jit")
     if jit:
-        lines += ["", "## JIT compilation (fresh process, fit + predict on 2,000 rows)", "",
-                  "| cache | import s | linear s | MLP(16) s | process s |",
-                  "| :-- | --: | --: | --: | --: |"]
-        lines += [f"| {state} | {jit[state]['import_s']:.2f} | {jit[state]['linear']:.2f} | "
-                  f"{jit[state]['MLP(16)']:.2f} | {jit[state]['process_s']:.1f} |"
+        lines += ["", "## JIT compilation (fresh process: first fit on 2,000 rows, then first predict)", "",
+                  ("The linear model runs first: its first predict compiles the predict kernel, "
+                   "which the MLP's first predict then finds compiled."), "",
+                  ("| cache | import s | linear fit s | linear predict s | MLP(16) fit s | "
+                   "MLP(16) predict s | process s |"),
+                  "| :-- | --: | --: | --: | --: | --: | --: |"]
+        lines += [f"| {state} | {jit[state]['import_s']:.2f} | " + " | ".join(
+                      f"{jit[state][name]['fit_s']:.2f} | {jit[state][name]['predict_s']:.2f}"
+                      for name in ("linear", "MLP(16)")) + f" | {jit[state]['process_s']:.1f} |"
                   for state in ("cold", "warm")]
     lines += ["", "## The issue's targets, against this run", "",
               *_table(TARGET_COLUMNS, report["targets"], 1, markdown=True)]
