@@ -108,8 +108,9 @@ first_invalid_entry = KernelOnFirstUse(
 
 
 # Units whose sizes ``max_unit_nnz`` takes at once: its temporaries stay
-# under 16 MB, however many rows.
-_UNITS_PER_CHUNK = 1 << 20
+# under 1 MB, however many rows (a fit's peak memory is X, the model and
+# little else).
+_UNITS_PER_CHUNK = 1 << 16
 
 
 def max_unit_nnz(indptr, unit_bounds):
