@@ -988,13 +988,12 @@ def _run_compile(args):
     """
     import numba
 
-    from ._engine.compilation import kernel_names, load_all_kernels
+    from ._engine.compilation import kernels_named, load_all_kernels
 
-    names = kernel_names()
-    for text in args.only or ():
-        if not any(text in name for name in names):
-            raise _CommandError(f"argument --only: no kernel's name contains {text!r}; the names are "
-                                f"those 'skvectorflow compile' prints (see --help)", status=2)
+    try:
+        kernels_named(args.only)
+    except ValueError as exc:
+        raise _CommandError(f"argument --only: {exc} (see --help)", status=2) from None
     where = numba.config.CACHE_DIR or "beside the package's modules (__pycache__)"
     print(f"compiling or loading skvectorflow's kernels; Numba's cache: {where}", flush=True)
     total = load_all_kernels(

@@ -131,6 +131,11 @@ def test_warmup_reports_every_worker(client):
     assert all(s >= 0 for s in seconds.values())
 
 
+def test_warmup_rejects_a_name_no_kernel_has(client):
+    with pytest.raises(ValueError, match="no kernel's name contains 'lbfgs'"):
+        svf_dask.warmup(client, only=["sum, adagrad", "lbfgs"])
+
+
 # ---- BSP training -----------------------------------------------------------------
 
 def test_two_worker_bsp_auc_within_0_003_of_one_process(client, zipf_data):

@@ -61,9 +61,21 @@ class KernelOnFirstUse:
         return self.dispatcher(*args)
 
 
-def kernel_names():
-    """The name of every kernel made so far, in creation order."""
-    return [kernel.__name__ for kernel in _KERNELS]
+def kernels_named(only=None):
+    """The kernels made so far, in creation order, whose name contains one of ``only`` (all if None).
+
+    Raises
+    ------
+    ValueError
+        If a string of ``only`` is in no kernel's name.
+    """
+    if only is None:
+        return list(_KERNELS)
+    for text in only:
+        if not any(text in kernel.__name__ for kernel in _KERNELS):
+            raise ValueError(f"no kernel's name contains {text!r}; the names are those "
+                             f"'skvectorflow compile' prints")
+    return [kernel for kernel in _KERNELS if any(text in kernel.__name__ for text in only)]
 
 
 def load_all_kernels(report=None, only=None):
@@ -83,11 +95,16 @@ def load_all_kernels(report=None, only=None):
     seconds : float
         Time taken: about a second when every kernel is in the cache, minutes
         when they all compile.
+
+    Raises
+    ------
+    ValueError
+        If a string of ``only`` is in no kernel's name (before anything
+        compiles).
     """
+    kernels = kernels_named(only)
     started = time.perf_counter()
-    for kernel in list(_KERNELS):
-        if only is not None and not any(text in kernel.__name__ for text in only):
-            continue
+    for kernel in kernels:
         kernel_started = time.perf_counter()
         kernel.dispatcher  # noqa: B018 (the property compiles or loads it)
         if report is not None:

@@ -67,7 +67,7 @@ from .network import SPEC_KIND, SPEC_N_FIELDS, SPEC_SCRATCH_WIDTH, SPEC_TABLE_WI
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
 from .network import READONLY_INT64_1D, make_layout, readonly_layout
 from .objectives import ANY_LOSS, CALLBACK_LOSS, KERNEL_LOSS_NAMES, LOSS_FUNCTION_TYPE, QUERY_LOSSES
-from .objectives import builtin_loss, callback_loss, kernel_loss, no_loss_callback, unit_loss
+from .objectives import FIRST_QUERY_LOSS, builtin_loss, callback_loss, no_loss_callback, unit_loss
 from .ranking import query_loss, unit_seed
 from .minibatch import accumulate_input_gradient, apply_step
 from .optimizers import OPTIMIZER_CODES, OPTIMIZER_RULES
@@ -531,7 +531,11 @@ def epoch_kernel_loss(input_kind, loss, use_callback):
     """
     if int(input_kind) != INPUT_SUM:
         return ANY_LOSS
-    return kernel_loss(int(loss), bool(use_callback))
+    if use_callback:
+        return CALLBACK_LOSS
+    if loss >= FIRST_QUERY_LOSS:
+        return QUERY_LOSSES
+    return int(loss)
 
 
 # Every variant a fit can ask for, made now so that ``load_all_kernels``

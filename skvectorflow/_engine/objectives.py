@@ -295,15 +295,6 @@ KERNEL_LOSS_NAMES = {
 }
 
 
-def kernel_loss(code, use_callback):
-    """The unit loss of a kernel specialised on it, given a fit's loss code and callback flag."""
-    if use_callback:
-        return CALLBACK_LOSS
-    if code >= FIRST_QUERY_LOSS:
-        return QUERY_LOSSES
-    return int(code)
-
-
 # Rows sampled to fit the constant model, and its Newton iterations.
 CONSTANT_MODEL_MAX_ROWS = 20000
 CONSTANT_MODEL_ITERATIONS = 40

@@ -29,6 +29,7 @@ def warmup(client=None, only=None):
         ``["sum, adagrad, binary_log_loss", "predict_rows[sum]"]`` for a
         linear or MLP binary classifier trained with AdaGrad.  None (the
         default) warms up every kernel, which takes many minutes to compile.
+        A string that is in no kernel's name raises ``ValueError``.
 
     Returns
     -------
