@@ -378,3 +378,47 @@ def test_closed_form_null_model_uses_newtons_rows_on_big_data():
                                              objectives.no_loss_callback.dispatcher, targets, sample_weight, 1,
                                              np.float32(1.0))
     np.testing.assert_allclose(closed, newton, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "huber", "poisson", "binary_log_loss",
+                                  "multinomial_log_loss", "hinge", "exponential_survival"])
+def test_the_epoch_kernel_specialised_for_a_loss_trains_as_the_one_choosing_it_at_run_time(loss):
+    """A sum layer's per-loss variant against the ``ANY_LOSS`` variant, step for step."""
+    code = {name: code for code, name in objectives.KERNEL_LOSS_NAMES.items()}[loss]
+    n_outputs = 3 if loss in ("multinomial_log_loss", "hinge") else 1
+    rng = np.random.default_rng(code)
+    X = sp.random(30, 12, density=0.3, format="csr", dtype=np.float32, random_state=code)
+    if loss == "exponential_survival":
+        targets = np.column_stack([rng.uniform(0.5, 3.0, 30), rng.integers(0, 2, 30)])
+    elif n_outputs == 3 or loss == "binary_log_loss":
+        targets = rng.integers(0, max(n_outputs, 2), size=(30, 1))
+    else:
+        targets = rng.poisson(2.0, size=(30, 1))
+    targets = np.ascontiguousarray(targets, dtype=np.float32)
+    layout, table, dense = make_random_network((4,), n_outputs, 12, rng, state_width=4)
+    table[:, 4:] = 0.0  # AdaGrad's accumulators
+    config = hogwild.make_train_config(
+        loss=code, use_callback=0, activation=ACTIVATION_CODES["tanh"], optimizer=optimizers.ADAGRAD,
+        learning_rate_schedule=optimizers.CONSTANT, learning_rate=0.05, power_t=0.5, alpha=1e-4, l1=0.0,
+        beta_1=0.9, beta_2=0.999, epsilon=1e-8, huber_delta=0.5, batch_size=1, n_outputs=n_outputs,
+        n_targets=targets.shape[1])
+    csr = (X.indptr.astype(np.int64), X.indices, X.data)
+    weight = rng.uniform(0.5, 1.5, 30).astype(np.float32)
+    blocks, order = np.array([0, 10, 20, 30], np.int64), np.array([2, 0, 1], np.int64)
+    max_nnz = max(1, int(np.diff(X.indptr).max()))
+    specialised = (table.copy(), dense.copy(), np.zeros_like(dense))
+    result = hogwild.run_epoch(csr, targets, weight, np.zeros(0, np.int64), blocks, order, specialised, layout,
+                               config, None, [hogwild.make_thread_scratch(layout, dense.size, targets.shape[1],
+                                                                          1, max_nnz, 1)], 0)
+    any_loss = (table.copy(), dense.copy(), np.zeros_like(dense))
+    stats = np.zeros(hogwild.N_STATS)
+    hogwild.train_blocks_kernel(network.INPUT_SUM, optimizers.ADAGRAD, objectives.ANY_LOSS)(
+        *csr, targets, weight, np.zeros(0, np.int64), blocks, order, *any_loss, readonly_layout(layout), config,
+        hogwild.no_loss_callback.dispatcher,
+        hogwild.make_thread_scratch(layout, dense.size, targets.shape[1], 1, max_nnz, 1), 1, 1, stats)
+
+    assert result.status == hogwild.STATUS_OK and stats[hogwild.STAT_STATUS] == hogwild.STATUS_OK
+    np.testing.assert_allclose(result.loss_sum, stats[hogwild.STAT_LOSS], rtol=1e-6)
+    assert not np.array_equal(specialised[0], table)
+    for trained_specialised, trained_any in zip(specialised, any_loss):
+        np.testing.assert_allclose(trained_specialised, trained_any, rtol=1e-6, atol=1e-7)
