@@ -10,8 +10,8 @@ Data: ``make_criteo_like(n_samples, hash_bits, random_state=0)`` (13 dense
 columns, 26 fields of ``2**hash_bits`` hashed columns, one index per field);
 the first 80% of the rows train, the last 20% are held out.  Both models
 train ONE epoch over the same rows, after a warm-up on 2,048 rows, on the
-same number of cores: for each count in ``--threads`` (default: 1, then
-every core), ``torch.set_num_threads(n)`` for the peer (PyTorch's intra-op
+same number of cores: for each count in ``--threads`` (default: 1 and the
+core count), ``torch.set_num_threads(n)`` for the peer (PyTorch's intra-op
 threads, as the reference runs) and ``n_jobs=n`` for skvectorflow (Hogwild
 threads).  Each epoch is timed ``--repeats`` times (default 3), the two
 models alternating, and each model's median is reported (the machines are
@@ -32,7 +32,9 @@ concatenated with the bottom output, ``BCEWithLogitsLoss``, and plain SGD
 (the reference's optimizer; sparse gradients for the tables).  Its input
 tensors are built before timing (data generation excluded, as in the
 reference's figures).  skvectorflow runs ``DLRMClassifier`` with the same
-widths and batch size.
+widths and batch size.  Both timings include building the model (``fit``
+allocates and initialises the tables; the peer's clock starts before its
+module is constructed).
 
 Optimizer settings: each model's come from a sweep on this data (200,000
 rows, one epoch, seed 0), so that the AUC comparison is not won by a
@@ -45,9 +47,7 @@ Adam at 0.001 reached 0.669 on one thread and 0.671 on two; on ``small``,
 row-wise AdaGrad at 0.01 reached 0.655 (Adam at 0.003: 0.668, 15% slower).
 Larger AdaGrad steps (0.025, 0.05) are as good on one thread but unstable on
 two: Hogwild threads step on weights one step stale, and AdaGrad's first
-steps are the full rate (held-out AUCs from 0.50 to 0.66 between seeds).  Both timings include building
-the model (``fit`` allocates and initialises the tables; the peer's clock
-starts before its module is constructed).
+steps are the full rate (held-out AUCs from 0.50 to 0.66 between seeds).
 
 Columns: ``threads``, ``fit s`` (one epoch, wall), ``samples/s``, held-out
 ``ROC AUC`` and ``log-loss``, ``GFLOP/s`` (samples/s times
@@ -72,6 +72,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from skvectorflow import DLRMClassifier
 from skvectorflow.datasets import make_criteo_like
 
+from .engine_speed import _thread_list
 from .reporting import (
     describe_machine,
     markdown_context,
@@ -205,29 +206,6 @@ def scores(y, logits):
     return roc_auc_score(y, logits), log_loss(y, np.clip(probability, 1e-7, 1 - 1e-7))
 
 
-def thread_counts(text, n_cores):
-    """``--threads``: comma-separated counts, ``all`` for every core; in order, without repeats."""
-    counts = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        if item == "all":
-            count = n_cores
-        else:
-            try:
-                count = int(item)
-            except ValueError:
-                raise ValueError(f"--threads takes counts or 'all', got {item!r}") from None
-            if count < 1:
-                raise ValueError(f"--threads counts must be at least 1, got {count}")
-        if count not in counts:
-            counts.append(count)
-    if not counts:
-        raise ValueError("--threads names no thread count")
-    return counts
-
-
 def run_config(name, params, X, y, field_of_column, n_train, hash_bits, torch_learning_rate, repeats,
                n_threads):
     """Time both models ``repeats`` times on ``n_threads`` each, alternating; keep each one's median epoch."""
@@ -301,8 +279,8 @@ def main(argv=None):
                         help="SGD step of the PyTorch peer")
     parser.add_argument("--repeats", type=int, default=3,
                         help="epochs timed per model, alternating; the median is reported")
-    parser.add_argument("--threads", default="1,all",
-                        help="comma-separated thread counts, each given to both models ('all': every core)")
+    parser.add_argument("--threads", type=_thread_list, default=sorted({1, os.cpu_count() or 1}),
+                        help="comma-separated thread counts, each given to both models (default: 1 and every core)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
@@ -311,10 +289,6 @@ def main(argv=None):
         parser.error(f"unknown config {unknown[0]!r}; choose from {', '.join(CONFIGS)}")
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
-    try:
-        counts = thread_counts(args.threads, os.cpu_count() or 1)
-    except ValueError as error:
-        parser.error(str(error))
 
     extra = {}
     try:
@@ -335,7 +309,7 @@ def main(argv=None):
           f"click rate {y.mean():.3f}", flush=True)
     rows = []
     for name in configs:
-        for n_threads in counts:
+        for n_threads in args.threads:
             rows += run_config(name, CONFIGS[name], X, y, field_of_column, n_train, args.hash_bits,
                                args.torch_learning_rate, args.repeats, n_threads)
     meta["wall_s"] = time.perf_counter() - started
