@@ -150,6 +150,8 @@ def make_random_network(hidden, n_outputs, n_features, rng, state_width=0):
     layout = network.make_layout(list(hidden) + [n_outputs])
     h0 = int(layout.layer_sizes[0])
     table = rng.normal(scale=0.5, size=(n_features, h0 + state_width)).astype(np.float32)
+    # Optimizer state and the step stamp start at zero, as in a new model.
+    table[:, h0:] = 0.0
     dense = rng.normal(scale=0.5, size=network.n_dense_params(layout)).astype(np.float32)
     return layout, table, dense
 
@@ -245,7 +247,9 @@ def test_one_sgd_step_with_user_callback_follows_the_gradient(hidden):
 
     rng = np.random.default_rng(3)
     n_features = 9
-    layout, table, dense = make_random_network(hidden, 1, n_features, rng)
+    layout, table, dense = make_random_network(
+        hidden, 1, n_features, rng,
+        state_width=optimizers.input_state_width(optimizers.SGD, hidden[0] if hidden else 1))
     table *= 0.3
     dense *= 0.3
     x_indices, x_values = random_row(n_features, 3, rng)
@@ -307,7 +311,7 @@ def test_mini_batch_applies_one_averaged_update_per_feature():
         learning_rate_schedule=optimizers.CONSTANT, learning_rate=lr, power_t=0.5, alpha=0.0,
         l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, huber_delta=1.0, batch_size=3,
         n_outputs=1, n_targets=1)
-    table = np.array([[0.3], [-0.2], [0.1]], np.float32)
+    table = np.array([[0.3, 0.0], [-0.2, 0.0], [0.1, 0.0]], np.float32)  # weight, step stamp
     dense = np.array([0.05], np.float32)
     expected_grad = (X.toarray().T @ ((X.toarray() @ table[:, 0] + dense[0]) - y[:, 0])) / 3
     expected_bias_grad = np.mean((X.toarray() @ table[:, 0] + dense[0]) - y[:, 0])
@@ -395,8 +399,8 @@ def test_the_epoch_kernel_specialised_for_a_loss_trains_as_the_one_choosing_it_a
     else:
         targets = rng.poisson(2.0, size=(30, 1))
     targets = np.ascontiguousarray(targets, dtype=np.float32)
-    layout, table, dense = make_random_network((4,), n_outputs, 12, rng, state_width=4)
-    table[:, 4:] = 0.0  # AdaGrad's accumulators
+    layout, table, dense = make_random_network((4,), n_outputs, 12, rng,
+                                               state_width=optimizers.input_state_width(optimizers.ADAGRAD, 4))
     config = hogwild.make_train_config(
         loss=code, use_callback=0, activation=ACTIVATION_CODES["tanh"], optimizer=optimizers.ADAGRAD,
         learning_rate_schedule=optimizers.CONSTANT, learning_rate=0.05, power_t=0.5, alpha=1e-4, l1=0.0,
@@ -416,6 +420,8 @@ def test_the_epoch_kernel_specialised_for_a_loss_trains_as_the_one_choosing_it_a
         *csr, targets, weight, np.zeros(0, np.int64), blocks, order, *any_loss, readonly_layout(layout), config,
         hogwild.no_loss_callback.dispatcher,
         hogwild.make_thread_scratch(layout, dense.size, targets.shape[1], 1, max_nnz, 1), 1, 1, stats)
+    # run_epoch ends by bringing every row's lazy penalty up to date.
+    hogwild.bring_rows_current(any_loss[0], 4, int(stats[hogwild.STAT_UPDATES]), config)
 
     assert result.status == hogwild.STATUS_OK and stats[hogwild.STAT_STATUS] == hogwild.STATUS_OK
     np.testing.assert_allclose(result.loss_sum, stats[hogwild.STAT_LOSS], rtol=1e-6)

@@ -86,6 +86,8 @@ def test_one_sgd_step_follows_the_finite_difference_gradient(hidden, n_outputs, 
     n_features, n_factors = 8, 3
     layout = network.make_layout([n_factors, *hidden, n_outputs], network.INPUT_FACTORIZATION)
     table = rng.normal(scale=0.5, size=(n_features, network.table_width(layout))).astype(np.float32)
+    # Plain SGD's row ends in the step stamp of the lazy penalty, from zero.
+    table = np.hstack([table, np.zeros((n_features, 1), np.float32)])
     dense = rng.normal(scale=0.5, size=network.n_dense_params(layout)).astype(np.float32)
     # Three rows sharing feature 2, so the batch sums that row's gradients.
     rows = [(np.array([0, 2, 5], np.int32), np.array([0.7, 1.2, -0.4], np.float32)),
@@ -275,6 +277,8 @@ def test_dlrm_sgd_step_follows_the_finite_difference_gradient(bottom, interactio
     n_features = field_of_column.size
     layout = network.make_layout([1, *top, 1], network.INPUT_FIELDS, field_of_column, bottom, d, interaction)
     table = rng.normal(scale=0.6, size=(n_features, d)).astype(np.float32)
+    # Plain SGD's row ends in the step stamp of the lazy penalty, from zero.
+    table = np.hstack([table, np.zeros((n_features, 1), np.float32)])
     dense = rng.normal(scale=0.5, size=network.n_dense_params(layout)).astype(np.float32)
     offset = 0 if bottom is None else 2
     rows = [(np.array([0, 1, 2, 4, 6, 9]) - 2 + offset, [0.7, -1.2, 1.0, 0.5, 1.0, 1.0]),
@@ -359,6 +363,8 @@ def test_batched_fields_epoch_takes_the_row_by_row_steps(bottom, interaction, op
     row_kernel(*csr, targets, sample_weight, np.zeros(0, np.int64), block_bounds, block_order,
                *by_row, layout, config, hogwild.no_loss_callback.dispatcher,
                hogwild.make_thread_scratch(layout, dense.size, 1, 1, max_nnz, batch_size), 1, 1, row_stats)
+    # run_epoch brings every row's lazy penalty up to date at its end; the bare kernel does not.
+    hogwild.bring_rows_current(by_row[0], d, int(row_stats[hogwild.STAT_UPDATES]), config)
 
     assert batched_stats.status == hogwild.STATUS_OK and row_stats[hogwild.STAT_STATUS] == hogwild.STATUS_OK
     assert batched_stats.n_steps == row_stats[hogwild.STAT_UPDATES] == 3

@@ -70,7 +70,7 @@ from .objectives import ANY_LOSS, CALLBACK_LOSS, KERNEL_LOSS_NAMES, LOSS_FUNCTIO
 from .objectives import FIRST_QUERY_LOSS, builtin_loss, callback_loss, no_loss_callback, unit_loss
 from .ranking import query_loss, unit_seed
 from .minibatch import accumulate_input_gradient, apply_step
-from .optimizers import OPTIMIZER_CODES, OPTIMIZER_RULES
+from .optimizers import CATCH_UP_ROWS, MAX_PENALTY_STEPS, OPTIMIZER_CODES, OPTIMIZER_RULES
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 
 TrainConfig = namedtuple(
@@ -415,7 +415,7 @@ def _make_train_blocks(input_kind, rules, loss):
                                                                n_linear, nonzero_grad)
                                 if batch_size == 1:
                                     rules.input_rows(input_table, indices, data, p, p + 1, width,
-                                                      nonzero_grad, 0, rate, config)
+                                                      nonzero_grad, 0, rate, step, config)
                                 else:
                                     n_slots = accumulate_input_gradient(
                                         hash_slots, slot_feature, slot_position, slot_grad, n_slots,
@@ -434,7 +434,8 @@ def _make_train_blocks(input_kind, rules, loss):
                                     continue
                                 if batch_size == 1:
                                     rules.input_rows(input_table, indices, data, p, p + 1, width,
-                                                      vector_grad, first_field_vector + field, rate, config)
+                                                      vector_grad, first_field_vector + field, rate, step,
+                                                      config)
                                 else:
                                     n_slots = accumulate_input_gradient(
                                         hash_slots, slot_feature, slot_position, slot_grad, n_slots,
@@ -444,7 +445,7 @@ def _make_train_blocks(input_kind, rules, loss):
                         for r in range(n_rows):
                             row = row_start + r
                             rules.input_rows(input_table, indices, data, indptr[row],
-                                              indptr[row + 1], h0, input_deltas, r, rate, config)
+                                              indptr[row + 1], h0, input_deltas, r, rate, step, config)
                     else:
                         for r in range(n_rows):
                             row = row_start + r
@@ -660,8 +661,53 @@ def run_epoch(csr, targets, sample_weight, unit_bounds, block_bounds, block_orde
     if failed.size:
         status = int(stats[failed[0], STAT_STATUS])
         bad_unit = int(stats[failed[0], STAT_BAD_UNIT])
+    else:
+        # Every row current at the epoch's end: coefficients, validation
+        # scores and pickles never depend on when a row was last touched.
+        bring_rows_current(input_table, table_width(layout), first_step + int(stats[:, STAT_UPDATES].sum()),
+                           config, n_threads)
     return EpochResult(float(stats[:, STAT_LOSS].sum()), float(stats[:, STAT_WEIGHT].sum()),
                        int(stats[:, STAT_UPDATES].sum()), status, bad_unit)
+
+
+def bring_rows_current(input_table, n_weights, step, config, n_threads=1):
+    """Bring every input-table row up to global ``step``: the lazy penalty of every step it missed.
+
+    See ``optimizers.regularization``.  With no penalty (``alpha == l1 ==
+    0``) only the stamps move, so that a later fit with a penalty does not
+    charge the steps trained without one.
+
+    Parameters
+    ----------
+    input_table : float32[:, ::1], changed in place
+    n_weights : int
+        Weights per row (``network.table_width``).
+    step : int
+        Global optimizer steps taken so far.
+    config : TrainConfig
+    n_threads : int
+    """
+    if step > MAX_PENALTY_STEPS:
+        raise ValueError(
+            f"{step} optimizer steps exceed the {MAX_PENALTY_STEPS} a model can count; fit with a "
+            f"larger batch_size, or fewer epochs per model.")
+    stamps = input_table.view(np.int32)
+    if not (config.alpha > 0.0 or config.l1 > 0.0):
+        stamps[:, -1] = step
+        return
+    kernel = CATCH_UP_ROWS[int(config.optimizer)]
+    n_rows = input_table.shape[0]
+    # Sequential and cheap next to an epoch: threads only for large tables.
+    n_threads = max(1, min(n_threads, n_rows // 65536))
+    bounds = np.linspace(0, n_rows, n_threads + 1).astype(np.int64)
+
+    def work(t):
+        kernel(input_table, bounds[t], bounds[t + 1], n_weights, np.int64(step), config)
+
+    if n_threads == 1:
+        work(0)
+    else:
+        run_in_threads(work, n_threads)
 
 
 def run_in_threads(work, n_threads):

@@ -62,4 +62,4 @@ def apply_step(rules, input_table, dense_params, dense_state, layout, config, gr
         slot_scale[slot] = scale
         hash_slots[slot_position[slot]] = -1
         rules.input_rows(input_table, slot_feature, slot_scale, slot, slot + 1, width, slot_grad,
-                          slot, rate, config)
+                          slot, rate, step, config)

@@ -23,7 +23,8 @@ from numbers import Integral
 import numpy as np
 from distributed import default_client
 
-from .._engine import network
+from .._engine import hogwild, network
+from .._base import effective_n_threads
 from .training import (
     check_options,
     resolve_rounds_per_epoch,
@@ -47,10 +48,13 @@ class ParameterServer:
     n_blocks : int
     staleness : int
     server_learning_rate : float
+    first_step : int, default=0
+        Global optimizer steps the model took before (a warm start's): the
+        step count, and the rows' penalty stamps, go on from there.
     """
 
     def __init__(self, input_table, dense_params, dense_state, h0, n_blocks, staleness,
-                 server_learning_rate):
+                 server_learning_rate, first_step=0):
         self.input_table = np.array(input_table, dtype=np.float32)
         self.dense_params = np.array(dense_params, dtype=np.float32)
         self.dense_state = np.array(dense_state, dtype=np.float32)
@@ -58,7 +62,7 @@ class ParameterServer:
         self.staleness = staleness
         self.server_learning_rate = np.float32(server_learning_rate)
         self.clocks = np.zeros(n_blocks, dtype=np.int64)
-        self.n_steps = 0
+        self.n_steps = int(first_step)
         self.loss = {}
 
     def may_advance(self, block):
@@ -75,10 +79,13 @@ class ParameterServer:
         rows = columns[change.changed_rows]
         h0 = self.h0
         self.input_table[rows, :h0] += self.server_learning_rate * change.row_change[:, :h0]
-        self.input_table[rows, h0:] += change.row_change[:, h0:]
+        self.input_table[rows, h0:-1] += change.row_change[:, h0:]
         self.dense_params += self.server_learning_rate * change.dense_change
         self.dense_state += change.state_change
         self.n_steps += change.n_steps
+        # The block's rows took its share of the penalty (the last column is
+        # each row's step stamp, see ``optimizers.regularization``).
+        self.input_table.view(np.int32)[columns, -1] = self.n_steps
         loss, weight = self.loss.get(epoch, (0.0, 0.0))
         self.loss[epoch] = (loss + change.loss_sum, weight + change.weight_sum)
         self.clocks[block] += 1
@@ -149,7 +156,7 @@ def fit_ssp(estimator, X, y, *, sample_weight=None, qid=None, classes=None, clie
         h0 = network.table_width(state.layout)
         server = client.submit(
             ParameterServer, state.input_table, state.dense_params, state.dense_state, h0,
-            len(start.blocks), staleness, server_learning_rate, actor=True).result()
+            len(start.blocks), staleness, server_learning_rate, start.step, actor=True).result()
         rounds_per_epoch = resolve_rounds_per_epoch(rounds_per_epoch, len(start.blocks))
         n_clocks = estimator.max_iter * rounds_per_epoch
         seed_root = estimator._seed(2 + start.step)
@@ -166,6 +173,8 @@ def fit_ssp(estimator, X, y, *, sample_weight=None, qid=None, classes=None, clie
         state.input_table[...] = input_table
         state.dense_params[...] = dense_params
         state.dense_state[...] = dense_state
+        hogwild.bring_rows_current(state.input_table, h0, n_steps, start.config,
+                                   effective_n_threads(estimator.n_jobs))
         if not state.is_finite():
             raise ValueError("Training diverged: the parameters are no longer finite. Lower "
                              "server_learning_rate or learning_rate_init, or scale the input.")
@@ -174,7 +183,7 @@ def fit_ssp(estimator, X, y, *, sample_weight=None, qid=None, classes=None, clie
         loss_curve = start.loss_curve + epoch_losses
         estimator.n_features_in_ = start.n_features
         estimator._publish_network(
-            state, start.step + n_steps,
+            state, n_steps,
             (estimator.n_iter_ if start.continuing else 0) + estimator.max_iter, loss_curve,
             min(loss_curve))
         return estimator

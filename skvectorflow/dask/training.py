@@ -191,7 +191,9 @@ def train_block_round(block, rows, dense_params, dense_state, plan, first_step, 
         scratches, first_step)
     seconds = time.perf_counter() - started
     estimator._check_epoch(result, state)
-    row_change = state.input_table - rows
+    # The last column is each row's step stamp (an int32 in float32 bits):
+    # the driver sets it, so it is not a change to combine.
+    row_change = state.input_table[:, :-1] - np.asarray(rows)[:, :-1]
     changed = np.flatnonzero(np.any(row_change != 0, axis=1)).astype(np.int32)
     return BlockChange(changed, row_change[changed], state.dense_params - dense_params,
                        state.dense_state - dense_state, result.loss_sum, result.weight_sum,
@@ -519,6 +521,7 @@ def _fit(estimator, X, y, sample_weight, qid, classes, client, rounds_per_epoch,
             f"training loss settling (tol={estimator.tol}); consider increasing max_iter.",
             ConvergenceWarning, stacklevel=3)
     client.cancel(blocks)
+    hogwild.bring_rows_current(state.input_table, h0, step, config, effective_n_threads(estimator.n_jobs))
     epochs_run = len(loss_curve) - epoch_offset
     estimator.n_features_in_ = start.n_features
     estimator._publish_network(state, step, (estimator.n_iter_ if continuing else 0) + epochs_run,
@@ -588,10 +591,17 @@ def _combine(state, columns, results, h0, server_learning_rate, combine, state_c
         mean_share = (1.0 / n_changed[rows])[:, None]
         weight_share = mean_share if combine == "mean" else np.float32(1.0)
         table[rows, :h0] += (server_learning_rate * weight_share) * change.row_change[:, :h0]
-        if table.shape[1] > h0:
+        if change.row_change.shape[1] > h0:
             state_share = mean_share if state_combine == "mean" else np.float32(1.0)
-            table[rows, h0:] += state_share * change.row_change[:, h0:]
+            table[rows, h0:-1] += state_share * change.row_change[:, h0:]
         dense_share = 1.0 / n_blocks if combine == "mean" else 1.0
         state.dense_params += (server_learning_rate * dense_share) * change.dense_change
         state.dense_state += change.state_change / (n_blocks if state_combine == "mean" else 1.0)
-    return step + sum(r.n_steps for r in results)
+    new_step = step + sum(r.n_steps for r in results)
+    # A block's rows took its worker's share of the round's penalty; the
+    # rows no block holds catch up on theirs when next touched, or at the
+    # end of the fit (see ``optimizers.regularization``).
+    stamps = table.view(np.int32)
+    for cols in columns:
+        stamps[cols, -1] = new_step
+    return new_step

@@ -8,36 +8,40 @@ update, or ``1 / batch_count`` when a mini-batch is averaged).
 
 * The **input layer** is updated lazily, one table row at a time and only for
   the rows a unit touched (``input_rows``).  Its optimizer state lives in the
-  same row, right after the weights: ``[w (h0) | state]``.
+  same row, right after the weights, and the row's step stamp last:
+  ``[w (h0) | state | stamp]``.
 * **Dense parameters** are updated on every step (``dense``, over every
   segment through ``update_dense_params``).
 
 Each optimizer is a module of this package (``sgd``, ``adagrad``,
-``rowwise_adagrad``, ``adam``) holding the same three compiled functions:
-``step_rate(config, step)``, ``input_rows(...)`` and ``dense(...)``.  The
+``rowwise_adagrad``, ``adam``) holding the same four compiled functions:
+``step_rate(config, step)``, ``input_rows(...)``, ``catch_up(...)`` (the
+lazy penalty of one row) and ``dense(...)``.  The
 epoch kernels take the module (``OPTIMIZER_RULES[code]``) as a compile-time
 constant and call ``rules.input_rows(...)``: Numba inlines that optimizer's
 functions and no other, so a kernel compiles one optimizer, and its cache
 keys the kernel by the module's name.
 
-Regularisation is applied at the moment a parameter is updated, so it acts on
-touched rows only: L2 adds ``alpha * w`` to the gradient, and L1 is a proximal
-(soft-threshold) step of ``l1`` times the step size just taken, which sets
-weights exactly to zero.  For an input-table row, the effective penalty is thus
-proportional to how often its feature occurs; on data where every row touches
-every feature it is the usual ``alpha/2 ||W||^2 + l1 ||W||_1``.  Biases are
-not penalised.
+Regularisation acts on every weight at every step, as in scikit-learn's SGD:
+the input table's L1 and L2 are applied lazily, when a row is touched and at
+the end of each epoch (``hogwild.bring_rows_current``), in closed form
+(``regularization`` states the exact meaning per optimizer); dense weights
+take ``alpha * w`` in their gradient and L1's proximal step on every update.
+Biases are not penalised.
 
-State per parameter (``input_state_width`` columns per table row,
-``dense_state_width`` blocks of ``dense_params``'s length):
+State per parameter (``input_state_width`` columns per table row, the
+step stamp included; ``dense_state_width`` blocks of ``dense_params``'s
+length):
 
 =================  ===========================  =======================
 optimizer          input-table row state        dense state
 =================  ===========================  =======================
-sgd                none                         none
-adagrad            one accumulator per weight   one accumulator
-rowwise_adagrad    one accumulator per row      one accumulator
-adam               first and second moments     first and second moments
+sgd                stamp                        none
+adagrad            accumulator per weight,      one accumulator
+                   stamp
+rowwise_adagrad    accumulator per row, stamp   one accumulator
+adam               first and second moments,    first and second moments
+                   stamp
 =================  ===========================  =======================
 
 Row-wise AdaGrad (as in DLRM) accumulates the mean squared gradient of a row:
@@ -51,9 +55,11 @@ same weight may lose an update, never corrupt memory.
 """
 
 import numba
+import numpy as np
 
 from . import adagrad, adam, rowwise_adagrad, sgd
 from .learning_rate import CONSTANT, INVSCALING, LEARNING_RATE_CODES
+from .regularization import MAX_PENALTY_STEPS, cumulative_rate
 
 SGD = 0
 ADAGRAD = 1
@@ -70,19 +76,35 @@ OPTIMIZER_CODES = {
 # Each optimizer's compiled functions, by code.
 OPTIMIZER_RULES = {SGD: sgd, ADAGRAD: adagrad, ROWWISE_ADAGRAD: rowwise_adagrad, ADAM: adam}
 
-__all__ = ["ADAGRAD", "ADAM", "CONSTANT", "INVSCALING", "LEARNING_RATE_CODES", "OPTIMIZER_CODES",
-           "OPTIMIZER_RULES", "ROWWISE_ADAGRAD", "SGD", "dense_state_width", "input_state_width",
-           "update_dense_params"]
+__all__ = ["ADAGRAD", "ADAM", "CATCH_UP_ROWS", "CONSTANT", "INVSCALING", "LEARNING_RATE_CODES",
+           "MAX_PENALTY_STEPS", "OPTIMIZER_CODES", "OPTIMIZER_RULES", "ROWWISE_ADAGRAD", "SGD",
+           "dense_state_width", "input_state_width", "update_dense_params"]
 
 
 def input_state_width(optimizer, h0):
-    """Optimizer-state columns per input-table row of width ``h0``."""
-    return {SGD: 0, ADAGRAD: h0, ROWWISE_ADAGRAD: 1, ADAM: 2 * h0}[optimizer]
+    """Columns per input-table row of width ``h0`` after its weights: optimizer state and the step stamp."""
+    return {SGD: 0, ADAGRAD: h0, ROWWISE_ADAGRAD: 1, ADAM: 2 * h0}[optimizer] + 1
 
 
 def dense_state_width(optimizer):
     """Optimizer-state values per dense parameter."""
     return {SGD: 0, ADAGRAD: 1, ROWWISE_ADAGRAD: 1, ADAM: 2}[optimizer]
+
+
+def _make_catch_up_rows(rules):
+    def catch_up_rows(input_table, first_row, stop_row, n_weights, step, config):
+        """Bring rows ``first_row .. stop_row - 1`` up to ``step``: the penalty of every step they missed."""
+        stamps = input_table.view(np.int32)
+        clock = cumulative_rate(config, step)
+        for feature in range(first_row, stop_row):
+            rules.catch_up(input_table, stamps, feature, n_weights, step, clock, config)
+
+    return numba.njit(nogil=True, cache=True)(catch_up_rows)
+
+
+# One compiled catch-up pass per optimizer, inlining that optimizer's rule
+# (``hogwild.bring_rows_current`` runs it).
+CATCH_UP_ROWS = {code: _make_catch_up_rows(rules) for code, rules in OPTIMIZER_RULES.items()}
 
 
 @numba.njit(nogil=True, cache=True, inline="always")

@@ -1,10 +1,14 @@
-"""Plain SGD: ``w -= rate * (g + alpha * w)``, then L1's proximal step; no state."""
+"""Plain SGD: ``w -= rate * g``, no state; the input table's penalty is lazy (see ``regularization``).
+
+Dense weights take ``w -= rate * (g + alpha * w)`` and then L1's proximal step.
+"""
 
 import numba
 import numpy as np
 
 from .learning_rate import scheduled_rate
-from .regularization import dense_penalties, soft_threshold
+from .regularization import cumulative_rate, dense_penalties, missed_rate, penalty_active, shrink_row
+from .regularization import soft_threshold
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -14,18 +18,33 @@ def step_rate(config, step):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def input_rows(input_table, features, scales, start, stop, h0, grad, grad_row, rate, config):
+def catch_up(input_table, stamps, feature, n_weights, step, clock, config):
+    """Bring row ``feature`` up to ``step``: the penalty of the steps it missed (see ``regularization``).
+
+    Every optimizer's ``catch_up`` takes these arguments; SGD's rate factor is 1.
+    """
+    elapsed = missed_rate(stamps, feature, step, clock, config)
+    if elapsed > 0.0:
+        shrink_row(input_table, feature, n_weights, elapsed, config)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def input_rows(input_table, features, scales, start, stop, h0, grad, grad_row, rate, step, config):
     """One step on each input-table row ``features[p]``, ``start <= p < stop``.
 
     Row ``features[p]`` gets the gradient ``scales[p] * grad[grad_row, :h0]``:
     for a CSR row, ``features`` are its column indices, ``scales`` its values
     and ``grad[grad_row]`` the gradient at the input layer's output, so this
     is the sparse backward pass of the input layer and its update in one.
-    Every optimizer's ``input_rows`` takes these arguments.
+    Before its gradient step a row catches up on the penalty of the steps it
+    missed, and this step's penalty follows the gradient step, as a
+    proximal step (``catch_up``).  Every optimizer's
+    ``input_rows`` takes these arguments.
 
     Parameters
     ----------
-    input_table : float32[:, ::1], shape (n_features, h0 + state), changed in place
+    input_table : float32[:, ::1], shape (n_features, h0 + state + 1), changed in place
+        The last column holds each row's step stamp (``regularization``).
     features : int32[::1]
     scales : float32[::1]
     start, stop : int
@@ -35,19 +54,24 @@ def input_rows(input_table, features, scales, start, stop, h0, grad, grad_row, r
     grad_row : int
     rate : float
         Learning rate from ``step_rate``.
+    step : int
+        The global step (1-based) this update is.
     config : TrainConfig
     """
-    alpha = config.alpha
-    l1 = config.l1
+    penalised = penalty_active(config)
+    stamps = input_table.view(np.int32)
+    clock = cumulative_rate(config, step) if penalised else 0.0
+    clock_before = cumulative_rate(config, step - 1) if penalised else 0.0
     for p in range(start, stop):
         feature = features[p]
+        if penalised:
+            catch_up(input_table, stamps, feature, h0, step - 1, clock_before, config)
         scale = scales[p]
         for c in range(h0):
-            w = input_table[feature, c]
-            w -= rate * (scale * grad[grad_row, c] + alpha * w)
-            if l1 > 0.0:
-                w = soft_threshold(w, rate * l1)
-            input_table[feature, c] = w
+            input_table[feature, c] -= rate * scale * grad[grad_row, c]
+        if penalised:
+            # This step's penalty after its gradient, as a proximal step.
+            catch_up(input_table, stamps, feature, h0, step, clock, config)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
