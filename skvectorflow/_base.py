@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._engine import hogwild, network, objectives, optimizers
-from ._engine.csr import has_duplicate_columns, max_unit_nnz
+from ._engine.csr import CSR_HAS_DUPLICATES, CheckedCSR, check_csr, max_unit_nnz
 from ._engine.kernels import ACTIVATION_CODES
 from .losses import compile_loss_callback
 
@@ -61,30 +61,65 @@ def effective_n_threads(n_jobs):
     return max(1, int(n_threads))
 
 
-def as_engine_csr(X):
-    """The engine's view of an already validated sparse or dense float32 X.
+def verified_csr(X, name="X"):
+    """X with its CSR structure verified, ready for ``as_engine_csr``.
 
-    Float32 data and int32 indices are used as they are (no copy); only
-    ``indptr`` is widened to int64 when needed (one integer per row).  Dense
-    input becomes CSR; int64 indices are narrowed to int32.  A matrix that
-    repeats a column within a row is copied and summed, so the duplicate
-    counts once with the summed value, as in scipy's arithmetic; unsorted
-    indices are fine as they are.
+    scipy trusts a matrix's arrays; the kernels index tables with them
+    without bounds checks.  One compiled pass (``check_csr``) verifies that
+    ``indptr`` starts at 0, never decreases and ends at ``nnz``, and that
+    every column index lies in ``[0, n_features)``; int64 indices are checked
+    before they are narrowed to int32, and strided arrays made contiguous.
+    A row that repeats a column is summed into one entry (a copy), as
+    scipy's arithmetic counts it; the ``has_canonical_format`` flag is never
+    trusted for that.  Float32 data with int32 or int64 indices is used as it
+    is.
+
+    Parameters
+    ----------
+    X : scipy.sparse CSR matrix or array, or ndarray
+        Already through scikit-learn's validation (float32).
+    name : str, default="X"
+        What error messages call it.
 
     Returns
     -------
-    csr : tuple (indptr int64, indices int32, data float32)
+    X : CSR matrix or ndarray
+
+    Raises
+    ------
+    ValueError
+        Naming the array, entry and row that break the structure.
+    """
+    if not sp.issparse(X):
+        return X
+    checked, layout = check_csr(X.indptr, X.indices, X.data, X.shape[1], n_rows=X.shape[0], name=name)
+    if layout & CSR_HAS_DUPLICATES:
+        summed = sp.csr_matrix((checked.data, checked.indices, checked.indptr), shape=X.shape, copy=True)
+        summed.sum_duplicates()
+        return summed
+    if checked.indices is not X.indices or checked.data is not X.data:
+        # Narrowed or made contiguous: later slicing (validation rows, query
+        # order) and the engine must see the same verified arrays.
+        X = sp.csr_matrix(X.shape, dtype=np.float32)
+        X.data, X.indices, X.indptr = checked.data, checked.indices, checked.indptr
+    return X
+
+
+def as_engine_csr(X):
+    """The engine's view of X from ``verified_csr`` (or rows sliced from it), without a copy.
+
+    Float32 data and int32 indices are used as they are; only ``indptr`` is
+    widened to int64 when needed (one integer per row).  Dense input becomes
+    CSR.
+
+    Returns
+    -------
+    csr : CheckedCSR
     """
     if not sp.issparse(X):
         X = sp.csr_matrix(X, dtype=np.float32)
-    indptr = X.indptr.astype(np.int64, copy=False)
-    indices = X.indices.astype(np.int32, copy=False)
-    if not X.has_canonical_format and has_duplicate_columns(indptr, indices):
-        X = X.copy()
-        X.sum_duplicates()
-        indptr = X.indptr.astype(np.int64, copy=False)
-        indices = X.indices.astype(np.int32, copy=False)
-    return (indptr, indices, X.data.astype(np.float32, copy=False))
+    return CheckedCSR(X.indptr.astype(np.int64, copy=False), X.indices.astype(np.int32, copy=False),
+                      X.data.astype(np.float32, copy=False), X.shape[1])
 
 
 def _unit_rows(unit_bounds, units):
@@ -423,13 +458,13 @@ class BaseSparseMLP(BaseEstimator):
             # validation costs ~100 us here (it probes X for dataframes), 100x
             # the prediction of one row; these are the checks it would make.
             self._check_ready_csr(X)
-            return X
+            return verified_csr(X)
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, reset=reset)
         if X.shape[1] > MAX_N_FEATURES:
             raise ValueError(
                 f"X has {X.shape[1]} features; at most {MAX_N_FEATURES} are supported (int32 column indices)."
             )
-        return X
+        return verified_csr(X)
 
     def _check_ready_csr(self, X):
         """scikit-learn's predict-time checks, worded as it words them, for float32 CSR."""

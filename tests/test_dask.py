@@ -291,6 +291,12 @@ def test_bsp_ranker_keeps_queries_in_blocks(client):
 
 # ---- bad input -----------------------------------------------------------------------
 
+def _with_bad_index(X):
+    X = X.copy()
+    X.indices[5] = 10**8
+    return X
+
+
 def test_bad_input_is_named_and_a_fitted_model_is_kept(client, zipf_data):
     X, y, _, _ = zipf_data
     model = svf_dask.fit(_linear(max_iter=1, warm_start=True), _blocks(X), y)
@@ -313,6 +319,9 @@ def test_bad_input_is_named_and_a_fitted_model_is_kept(client, zipf_data):
         ((TypeError, "list of CSR blocks"), {"X": X}),
         ((TypeError, r"X\[1\] is a str"), {"X": [X[:10], "rows"]}),
         ((ValueError, "expecting 262144 features"), {"X": _blocks(X[:, :1000])}),
+        # A block whose CSR arrays point outside the table: refused on its worker, by name.
+        ((ValueError, r"a block of X.indices\[5\] \(row 1\) is column 100000000, outside \[0, 262144\)"),
+         {"X": [X[:8_000], _with_bad_index(X[8_000:])]}),
     ]
     for (error, message), change in bad_calls:
         arguments = {"X": _blocks(X), "y": y, **change}
@@ -360,6 +369,8 @@ def test_predict_blocks_equals_predict_and_sends_the_model_once(client, zipf_dat
         svf_dask.predict_blocks(model, blocks, method="predict_rate")
     with pytest.raises(ValueError, match="expecting 262144 features"):
         svf_dask.predict_blocks(model, _blocks(X_test[:, :100]))
+    with pytest.raises(ValueError, match=r"X.indices\[5\] \(row 1\) is column 100000000"):
+        svf_dask.predict_blocks(model, _blocks(_with_bad_index(X_test), 4)).compute()
 
 
 # ---- losing a worker ----------------------------------------------------------------

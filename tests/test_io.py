@@ -20,10 +20,12 @@ from skvectorflow import (
 )
 from skvectorflow._engine import hogwild
 from skvectorflow._engine.csr import (
+    CSR_HAS_DUPLICATES,
+    CSR_HAS_UNSORTED_ROWS,
     CSR_INDEX_OUT_OF_RANGE,
     CSR_INDPTR_DECREASES,
     CSR_VALID,
-    first_invalid_entry,
+    inspect_csr,
     max_unit_nnz,
 )
 from skvectorflow.criteo import criteo_field_map
@@ -256,10 +258,18 @@ def test_load_names_a_corrupt_indptr_and_header(tmp_path, classification):
 def test_structure_kernels_on_small_matrices():
     indptr = np.array([0, 2, 2, 5], dtype=np.int64)
     indices = np.array([0, 3, 1, 2, 3], dtype=np.int32)
-    assert first_invalid_entry(indptr, indices, np.int64(4)) == (CSR_VALID, 0)
-    assert first_invalid_entry(indptr, indices, np.int64(3)) == (CSR_INDEX_OUT_OF_RANGE, 1)
-    assert first_invalid_entry(np.array([0, 3, 2, 5], dtype=np.int64), indices,
-                               np.int64(4)) == (CSR_INDPTR_DECREASES, 2)
+    assert inspect_csr(indptr, indices, 4) == (CSR_VALID, 0, 0)
+    assert inspect_csr(indptr, indices, 3) == (CSR_INDEX_OUT_OF_RANGE, 1, 0)
+    assert inspect_csr(np.array([0, 3, 2, 5], dtype=np.int64), indices, 4)[:2] == (CSR_INDPTR_DECREASES, 2)
+    assert inspect_csr(indptr, indices.astype(np.int64), 4) == (CSR_VALID, 0, 0)
+    assert inspect_csr(indptr, np.array([0, 3, 2**32 + 1, 2, 3]), 4) == (CSR_INDEX_OUT_OF_RANGE, 2, 0)
+    # An unsorted row, then a repeat found by sorting it, then by its neighbour.
+    assert inspect_csr(indptr, np.array([3, 0, 1, 2, 3], dtype=np.int32), 4) == (
+        CSR_VALID, 0, CSR_HAS_UNSORTED_ROWS)
+    assert inspect_csr(indptr, np.array([3, 0, 3, 1, 3], dtype=np.int32), 4) == (
+        CSR_VALID, 0, CSR_HAS_UNSORTED_ROWS | CSR_HAS_DUPLICATES)
+    assert inspect_csr(indptr, np.array([0, 3, 1, 1, 2], dtype=np.int32), 4) == (
+        CSR_VALID, 0, CSR_HAS_DUPLICATES)
     assert max_unit_nnz(indptr, np.zeros(0, dtype=np.int64)) == 3
     assert max_unit_nnz(indptr, np.array([0, 2, 3], dtype=np.int64)) == 3
     assert max_unit_nnz(indptr, np.array([0, 1, 3], dtype=np.int64)) == 3

@@ -4,42 +4,77 @@ They read the arrays once, in order, and allocate nothing of their size, so
 they suit matrices memory-mapped from files larger than memory.
 """
 
+from collections import namedtuple
+
 import numba
 import numpy as np
 
 from .compilation import KernelOnFirstUse
-from .network import READONLY_INT32_1D, READONLY_INT64_1D
+from .network import READONLY_INT64_1D
+
+_MAX_INT32 = 2**31 - 1
 
 # Rows up to this long are checked by insertion sort in a fixed buffer.
 _SORT_BUFFER = 256
 
 
-def _has_duplicate_columns(indptr, indices):
-    """Whether any row of a CSR matrix holds the same column twice.
+# Status codes of ``inspect_csr``.
+CSR_VALID = 0
+CSR_INDPTR_DECREASES = 1
+CSR_INDEX_OUT_OF_RANGE = 2
+
+# Bits of ``inspect_csr``'s ``layout`` result.
+CSR_HAS_DUPLICATES = 1  # some row holds a column twice
+CSR_HAS_UNSORTED_ROWS = 2  # some row's columns are not increasing
+
+
+def _inspect_csr(indptr, indices, n_features):
+    """Verify a CSR matrix's structure and describe its column order, in one pass.
 
     Parameters
     ----------
     indptr : int64[::1]
-    indices : int32[::1]
+        Assumed to start at 0 and end at ``indices.shape[0]`` (checked by the
+        caller, in O(1)).
+    indices : int32[::1] or int64[::1]
+    n_features : int64
 
     Returns
     -------
-    bool
+    status : int64
+        ``CSR_VALID``, ``CSR_INDPTR_DECREASES`` (then ``position`` is the
+        entry of ``indptr`` below the one before it) or
+        ``CSR_INDEX_OUT_OF_RANGE`` (then ``position`` is the entry of
+        ``indices`` that is negative or ``>= n_features``).
+    position : int64
+    layout : int64
+        ``CSR_HAS_DUPLICATES | CSR_HAS_UNSORTED_ROWS`` bits, for valid input.
 
-    Rows with sorted indices are checked by comparing neighbours; unsorted
-    rows are sorted in a scratch buffer (insertion sort for short rows).
+    Every index is range-checked before it is used, so that the sort of an
+    unsorted row (insertion sort in a fixed buffer for short rows) only ever
+    sees valid columns; rows are scanned for duplicates until one is found.
     """
-    buffer = np.empty(_SORT_BUFFER, dtype=np.int32)
+    buffer = np.empty(_SORT_BUFFER, dtype=indices.dtype)
+    layout = 0
     for row in range(indptr.shape[0] - 1):
         start = indptr[row]
         stop = indptr[row + 1]
+        if stop < start:
+            return CSR_INDPTR_DECREASES, row + 1, layout
         is_sorted = True
-        for p in range(start + 1, stop):
-            if indices[p] == indices[p - 1]:
-                return True
-            if indices[p] < indices[p - 1]:
-                is_sorted = False
+        for p in range(start, stop):
+            column = indices[p]
+            if column < 0 or column >= n_features:
+                return CSR_INDEX_OUT_OF_RANGE, p, layout
+            if p > start:
+                if column == indices[p - 1]:
+                    layout |= CSR_HAS_DUPLICATES
+                elif column < indices[p - 1]:
+                    is_sorted = False
         if is_sorted:
+            continue
+        layout |= CSR_HAS_UNSORTED_ROWS
+        if layout & CSR_HAS_DUPLICATES:
             continue
         length = stop - start
         if length <= _SORT_BUFFER:
@@ -55,56 +90,127 @@ def _has_duplicate_columns(indptr, indices):
             ordered = np.sort(indices[start:stop])
         for i in range(1, length):
             if ordered[i] == ordered[i - 1]:
-                return True
-    return False
+                layout |= CSR_HAS_DUPLICATES
+                break
+    return CSR_VALID, 0, layout
 
 
-has_duplicate_columns = KernelOnFirstUse(
-    _has_duplicate_columns,
-    lambda: numba.boolean(READONLY_INT64_1D, READONLY_INT32_1D),
-)
+def _inspect_signature(index_type):
+    return lambda: numba.types.UniTuple(numba.int64, 3)(
+        READONLY_INT64_1D, numba.types.Array(index_type, 1, "C", readonly=True), numba.int64)
 
 
-# Status codes of ``first_invalid_entry``.
-CSR_VALID = 0
-CSR_INDPTR_DECREASES = 1
-CSR_INDEX_OUT_OF_RANGE = 2
+# One specialisation per index dtype: int64 indices are checked before they
+# are narrowed, so that an index past 2**31 is an error, not another column.
+_INSPECT_CSR = {
+    np.dtype(np.int32): KernelOnFirstUse(_inspect_csr, _inspect_signature(numba.int32), "inspect_csr"),
+    np.dtype(np.int64): KernelOnFirstUse(_inspect_csr, _inspect_signature(numba.int64), "inspect_csr_int64"),
+}
 
 
-def _first_invalid_entry(indptr, indices, n_features):
-    """The first place where a CSR matrix's structure is broken.
+def inspect_csr(indptr, indices, n_features):
+    """``_inspect_csr`` compiled for the dtype of ``indices`` (int32 or int64)."""
+    return _INSPECT_CSR[indices.dtype](indptr, indices, np.int64(n_features))
+
+
+class CheckedCSR(namedtuple("CheckedCSR", "indptr indices data n_columns")):
+    """The engine's CSR arrays, verified by ``check_csr`` to index ``[0, n_columns)``.
+
+    Kernels take ``indptr`` (int64), ``indices`` (int32) and ``data``
+    (float32), contiguous; ``run_epoch`` and ``predict_outputs`` verify
+    plain ``(indptr, indices, data)`` tuples themselves and skip the O(nnz)
+    pass for a ``CheckedCSR`` whose ``n_columns`` fits their table.
+    """
+
+    __slots__ = ()
+
+    @property
+    def arrays(self):
+        """``(indptr, indices, data)``."""
+        return self.indptr, self.indices, self.data
+
+
+class CSRStructureError(ValueError):
+    """A CSR matrix whose arrays are inconsistent (the message says where)."""
+
+
+def check_csr(indptr, indices, data, n_columns, n_rows=None, name="X"):
+    """Verify CSR arrays before any kernel reads them; the engine's only way in.
+
+    O(1) checks of lengths and ends, then one compiled O(nnz) pass
+    (``inspect_csr``).  Arrays are used without a copy when they already are
+    contiguous with the engine's dtypes; strided views are made contiguous,
+    ``indptr`` is widened to int64 and int64 ``indices`` are narrowed to
+    int32, both only after they were checked.
 
     Parameters
     ----------
-    indptr : int64[::1]
-        Assumed to start at 0 and end at ``indices.shape[0]`` (checked by the
-        caller, in O(1)).
-    indices : int32[::1]
-    n_features : int64
+    indptr, indices, data : 1-d integer, integer and float32 arrays
+    n_columns : int
+        Indices must lie in ``[0, n_columns)``.
+    n_rows : int, default=None
+        The matrix's row count, when it has a shape to agree with.
+    name : str, default="X"
+        What error messages call the matrix.
 
     Returns
     -------
-    status : int64
-        ``CSR_VALID``, ``CSR_INDPTR_DECREASES`` (then ``position`` is the row
-        whose ``indptr`` entry is below the previous one) or
-        ``CSR_INDEX_OUT_OF_RANGE`` (then ``position`` is the offending entry
-        of ``indices``: negative or ``>= n_features``).
-    position : int64
+    csr : CheckedCSR
+    layout : int
+        ``CSR_HAS_DUPLICATES | CSR_HAS_UNSORTED_ROWS`` bits.
+
+    Raises
+    ------
+    CSRStructureError
+        Naming the array, entry and row that break the structure.
     """
-    for row in range(1, indptr.shape[0]):
-        if indptr[row] < indptr[row - 1]:
-            return CSR_INDPTR_DECREASES, row
-    for p in range(indices.shape[0]):
-        column = indices[p]
-        if column < 0 or column >= n_features:
-            return CSR_INDEX_OUT_OF_RANGE, p
-    return CSR_VALID, 0
+    _check_array_kinds(indptr, indices, data, name)
+    if n_rows is not None and indptr.shape[0] != n_rows + 1:
+        raise CSRStructureError(
+            f"{name}.indptr has {indptr.shape[0]} entries; a CSR matrix of {n_rows} rows needs {n_rows + 1}.")
+    if indptr.shape[0] < 1:
+        raise CSRStructureError(f"{name}.indptr is empty; it needs one entry more than the rows.")
+    if indices.shape[0] != data.shape[0]:
+        raise CSRStructureError(f"{name}.indices has {indices.shape[0]} entries but {name}.data has "
+                                f"{data.shape[0]}; they must be equally long.")
+    if indptr[0] != 0 or indptr[-1] != indices.shape[0]:
+        raise CSRStructureError(
+            f"{name}.indptr runs from {indptr[0]} to {indptr[-1]}; it must run from 0 to "
+            f"{indices.shape[0]} (the number of stored entries).")
+    if n_columns > _MAX_INT32:
+        raise CSRStructureError(f"{name} has {n_columns} columns; int32 indices allow at most {_MAX_INT32}.")
+    if indptr.dtype != np.int64 or not indptr.flags.c_contiguous:
+        indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+    if indices.dtype not in _INSPECT_CSR:
+        indices = indices.astype(np.int64)
+    if not indices.flags.c_contiguous:
+        indices = np.ascontiguousarray(indices)
+    status, position, layout = _INSPECT_CSR[indices.dtype].dispatcher(indptr, indices, n_columns)
+    if status == CSR_INDPTR_DECREASES:
+        raise CSRStructureError(
+            f"{name}.indptr[{position}] = {indptr[position]} is smaller than {name}.indptr[{position - 1}] = "
+            f"{indptr[position - 1]} (row {position - 1} would have a negative length).")
+    if status == CSR_INDEX_OUT_OF_RANGE:
+        row = int(np.searchsorted(indptr, position, side="right")) - 1
+        raise CSRStructureError(
+            f"{name}.indices[{position}] (row {row}) is column {indices[position]}, outside "
+            f"[0, {n_columns}).")
+    if indices.dtype != np.int32:
+        indices = indices.astype(np.int32)
+    if data.dtype != np.float32 or not data.flags.c_contiguous:
+        data = np.ascontiguousarray(data, dtype=np.float32)
+    return CheckedCSR(indptr, indices, data, n_columns), layout
 
 
-first_invalid_entry = KernelOnFirstUse(
-    _first_invalid_entry,
-    lambda: numba.types.UniTuple(numba.int64, 2)(READONLY_INT64_1D, READONLY_INT32_1D, numba.int64),
-)
+def _check_array_kinds(indptr, indices, data, name):
+    """1-d arrays, integer ``indptr`` and ``indices`` (O(1))."""
+    for part, array in (("indptr", indptr), ("indices", indices), ("data", data)):
+        if type(array) is not np.ndarray or array.ndim != 1:
+            if not (isinstance(array, np.ndarray) and array.ndim == 1):
+                raise CSRStructureError(f"{name}.{part} must be a 1-d array, got {type(array).__name__} "
+                                        f"of shape {np.shape(array)}.")
+        if part != "data" and array.dtype.kind not in "iu":
+            raise CSRStructureError(f"{name}.{part} must hold integers, got dtype {array.dtype}.")
 
 
 # Units whose sizes ``max_unit_nnz`` takes at once: its temporaries stay

@@ -56,6 +56,7 @@ from numba import types
 from threadpoolctl import threadpool_limits
 
 from .compilation import KernelOnFirstUse
+from .csr import CheckedCSR, check_csr
 from .epoch_stats import N_STATS, STAT_BAD_UNIT, STAT_LOSS, STAT_STATUS, STAT_UPDATES, STAT_WEIGHT
 from .epoch_stats import STATUS_NONFINITE_GRADIENT, STATUS_NONFINITE_LOSS, STATUS_OK
 from .fields_batch import batch_buffer_length, make_train_fields_batches
@@ -65,12 +66,13 @@ from .kernels import INPUT_KIND_NAMES, fields_input_layer, predict_rows_kernel, 
 from .network import FLOAT64_1D, FLOAT_1D, FLOAT_2D, INPUT_FACTORIZATION, INPUT_FIELDS, INPUT_SUM
 from .network import SPEC_KIND, SPEC_N_FIELDS, SPEC_SCRATCH_WIDTH, SPEC_TABLE_WIDTH, table_width
 from .network import READONLY_FLOAT_1D, READONLY_FLOAT_2D, READONLY_INT32_1D
-from .network import READONLY_INT64_1D, make_layout, readonly_layout
+from .network import READONLY_INT64_1D, make_layout, n_dense_params, readonly_layout
 from .objectives import ANY_LOSS, CALLBACK_LOSS, KERNEL_LOSS_NAMES, LOSS_FUNCTION_TYPE, QUERY_LOSSES
 from .objectives import FIRST_QUERY_LOSS, builtin_loss, callback_loss, no_loss_callback, unit_loss
 from .ranking import query_loss, unit_seed
 from .minibatch import accumulate_input_gradient, apply_step
 from .optimizers import CATCH_UP_ROWS, MAX_PENALTY_STEPS, OPTIMIZER_CODES, OPTIMIZER_RULES
+from .optimizers import dense_state_width, input_state_width
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 
 TrainConfig = namedtuple(
@@ -625,11 +627,13 @@ def run_epoch(csr, targets, sample_weight, unit_bounds, block_bounds, block_orde
         failure status (with its unit) if a thread stopped early.
     """
     n_threads = len(scratches)
+    input_table, dense_params, dense_state = network
+    check_network_arrays(layout, input_table, dense_params, dense_state, int(config.optimizer))
+    indptr, indices, data = engine_csr(csr, input_table.shape[0])
+    _check_units(indptr.shape[0] - 1, targets, sample_weight, unit_bounds, block_bounds, block_order)
     shares = np.array_split(np.ascontiguousarray(block_order, dtype=np.int64), n_threads)
     stats = np.zeros((n_threads, N_STATS), dtype=np.float64)
     callback = no_loss_callback.dispatcher if loss_callback is None else loss_callback
-    indptr, indices, data = csr
-    input_table, dense_params, dense_state = network
     layout = readonly_layout(layout)
     batched_fields = uses_batched_fields(layout, int(config.batch_size), unit_bounds.size == 0)
     if batched_fields:
@@ -668,6 +672,100 @@ def run_epoch(csr, targets, sample_weight, unit_bounds, block_bounds, block_orde
                            config, n_threads)
     return EpochResult(float(stats[:, STAT_LOSS].sum()), float(stats[:, STAT_WEIGHT].sum()),
                        int(stats[:, STAT_UPDATES].sum()), status, bad_unit)
+
+
+def engine_csr(csr, n_columns, n_rows=None):
+    """The ``(indptr, indices, data)`` a kernel may index a table of ``n_columns`` rows with.
+
+    A ``CheckedCSR`` within ``n_columns`` is used as it is (O(1)); any other
+    tuple of arrays gets ``check_csr``'s full O(nnz) pass, so that no caller
+    can make a kernel read or write outside the table.
+    """
+    if not (isinstance(csr, CheckedCSR) and csr.n_columns <= n_columns):
+        csr = check_csr(*csr[:3], n_columns, n_rows=n_rows)[0]
+    elif n_rows is not None and csr.indptr.shape[0] != n_rows + 1:
+        raise ValueError(f"indptr has {csr.indptr.shape[0]} entries for {n_rows} rows.")
+    return csr.arrays
+
+
+def check_network_arrays(layout, input_table, dense_params, dense_state=None, optimizer=None):
+    """Refuse network arrays that disagree with ``layout`` (or the optimizer), in O(layers).
+
+    The kernels index ``input_table``, ``dense_params`` and ``dense_state``
+    by the layout's sizes and offsets without bounds checks; a truncated or
+    edited model, or a state from another optimizer, must fail here instead.
+
+    Parameters
+    ----------
+    layout : NetworkLayout
+    input_table : float32 ndarray of shape (n_features, width)
+    dense_params : float32 ndarray
+    dense_state : float32 ndarray, default=None
+        Checked with ``optimizer`` (training only).
+    optimizer : int, default=None
+        Its code; training needs the table's state columns and stamp.
+
+    Raises
+    ------
+    ValueError
+    """
+    width = table_width(layout)
+    for name, array, ndim in (("input_table", input_table, 2), ("dense_params", dense_params, 1),
+                              ("dense_state", dense_state, 1)):
+        if array is None:
+            continue
+        if not (isinstance(array, np.ndarray) and array.ndim == ndim and array.dtype == np.float32
+                and array.flags.c_contiguous):
+            raise ValueError(f"the network's {name} must be a C-contiguous float32 array of {ndim} "
+                             f"dimension(s), got {getattr(array, 'dtype', type(array))} of shape "
+                             f"{np.shape(array)}.")
+    sizes = layout.layer_sizes.tolist()
+    if min(sizes) < 1 or width < 1:
+        raise ValueError(f"the network's layer sizes {sizes} and table width {width} must be positive.")
+    n_dense = n_dense_params(layout)
+    if dense_params.shape[0] != n_dense:
+        raise ValueError(f"the network's dense_params holds {dense_params.shape[0]} values; its layer "
+                         f"sizes {sizes} need {n_dense}.")
+    for weights, biases, chain in ((layout.weight_offsets.tolist(), layout.bias_offsets.tolist(), sizes),
+                                   (layout.bottom_weight_offsets.tolist(), layout.bottom_bias_offsets.tolist(),
+                                    layout.bottom_sizes.tolist())):
+        if len(weights) < len(chain) or len(biases) < len(chain):
+            raise ValueError("the network's layout has fewer offsets than layers.")
+        for l in range(1, len(chain)):
+            if (not 0 <= weights[l] <= n_dense - chain[l - 1] * chain[l]
+                    or not 0 <= biases[l] <= n_dense - chain[l]):
+                raise ValueError(f"the network's layout places layer {l} outside its {n_dense} dense "
+                                 f"parameters.")
+    need = width if optimizer is None else width + input_state_width(optimizer, width)
+    if input_table.shape[1] < need or (optimizer is not None and input_table.shape[1] != need):
+        raise ValueError(
+            f"the network's input_table has {input_table.shape[1]} columns; its layer sizes"
+            f"{'' if optimizer is None else ' and optimizer'} need {need}.")
+    if layout.input_spec[SPEC_KIND] == INPUT_FIELDS and layout.column_role.shape[0] != input_table.shape[0]:
+        raise ValueError(f"the network's field map covers {layout.column_role.shape[0]} columns but its "
+                         f"input_table has {input_table.shape[0]} rows.")
+    if dense_state is not None and dense_state.shape[0] != dense_state_width(optimizer) * n_dense:
+        raise ValueError(f"the network's dense_state holds {dense_state.shape[0]} values; the optimizer "
+                         f"needs {dense_state_width(optimizer) * n_dense}.")
+
+
+def _check_units(n_rows, targets, sample_weight, unit_bounds, block_bounds, block_order):
+    """O(units) checks that every row and unit index ``train_blocks`` derives is in range."""
+    if targets.ndim != 2 or targets.shape[0] != n_rows or sample_weight.shape != (n_rows,):
+        raise ValueError(f"{n_rows} rows need targets of {n_rows} rows and {n_rows} sample weights, got "
+                         f"{targets.shape} and {sample_weight.shape}.")
+    if unit_bounds.shape[0]:
+        if unit_bounds[0] != 0 or unit_bounds[-1] != n_rows or np.any(np.diff(unit_bounds) < 0):
+            raise ValueError("unit_bounds must run from 0 to the row count, non-decreasing.")
+        n_units = unit_bounds.shape[0] - 1
+    else:
+        n_units = n_rows
+    if (block_bounds.shape[0] < 1 or block_bounds[0] < 0 or block_bounds[-1] > n_units
+            or np.any(np.diff(block_bounds) < 0)):
+        raise ValueError(f"block_bounds must lie in [0, {n_units}], non-decreasing.")
+    n_blocks = block_bounds.shape[0] - 1
+    if block_order.shape[0] and (block_order.min() < 0 or block_order.max() >= n_blocks):
+        raise ValueError(f"block_order must name blocks in [0, {n_blocks}).")
 
 
 def bring_rows_current(input_table, n_weights, step, config, n_threads=1):
@@ -750,7 +848,8 @@ def predict_outputs(csr, n_rows, input_table, dense_params, layout, activation, 
     -------
     out : ndarray of float32, shape (n_rows, n_outputs)
     """
-    indptr, indices, data = csr
+    check_network_arrays(layout, input_table, dense_params)
+    indptr, indices, data = engine_csr(csr, input_table.shape[0], n_rows)
     n_outputs = int(layout.layer_sizes[-1])
     out = np.empty((n_rows, n_outputs), dtype=np.float32)
     n_threads = max(1, min(n_threads, n_rows // MIN_ROWS_PER_PREDICT_THREAD))

@@ -229,10 +229,11 @@ def readonly_layout(layout):
 
 def n_dense_params(layout):
     """Length of ``dense_params`` for ``layout``."""
-    sizes = layout.layer_sizes
-    bottom = layout.bottom_sizes
-    return int(sizes[0] + np.sum(sizes[:-1] * sizes[1:]) + np.sum(sizes[1:])
-               + np.sum(bottom[:-1] * bottom[1:]) + np.sum(bottom[1:]))
+    # Plain Python over a handful of layers: every predict call checks it.
+    sizes = layout.layer_sizes.tolist()
+    bottom = layout.bottom_sizes.tolist()
+    return (sizes[0] + sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) + sum(sizes[1:])
+            + sum(a * b for a, b in zip(bottom[:-1], bottom[1:])) + sum(bottom[1:]))
 
 
 def init_network(layout, n_features, input_state_width, dense_state_width, fan_in, rng):

@@ -62,8 +62,9 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight, check_array
 
-from .._base import BaseSparseMLP, NetworkState, as_engine_csr, effective_n_threads
+from .._base import BaseSparseMLP, NetworkState, as_engine_csr, effective_n_threads, verified_csr
 from .._engine import hogwild, network
+from .._engine.csr import CheckedCSR
 from ..losses import compile_loss_callback
 
 LocalBlock = namedtuple(
@@ -131,8 +132,9 @@ def _prepare_block(estimator, n_features, X, targets, sample_weight, qid):
         raise ValueError(f"A block of X has {X.shape[1]} columns; the first has {n_features}.")
     if not sp.issparse(X):
         X = sp.csr_matrix(X)
+    X = verified_csr(X, name="a block of X")
     X, targets, sample_weight, unit_bounds = estimator._group_units(X, targets, sample_weight, qid)
-    indptr, indices, data = as_engine_csr(X)
+    indptr, indices, data = as_engine_csr(X).arrays
     columns, local_indices = np.unique(indices, return_inverse=True)
     n_rows = X.shape[0]
     unit_rows = np.arange(n_rows + 1, dtype=np.int64) if unit_bounds.size == 0 else unit_bounds
@@ -141,7 +143,7 @@ def _prepare_block(estimator, n_features, X, targets, sample_weight, qid):
     block_bounds = np.append(np.arange(0, n_units, block_size), n_units).astype(np.int64)
     return LocalBlock(
         columns=columns.astype(np.int32),
-        csr=(indptr, local_indices.astype(np.int32).reshape(-1), data),
+        csr=CheckedCSR(indptr, local_indices.astype(np.int32).reshape(-1), data, columns.size),
         targets=targets,
         sample_weight=sample_weight,
         unit_bounds=unit_bounds,

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from .._engine.csr import CSR_INDPTR_DECREASES, CSR_VALID, first_invalid_entry
+from .._engine.csr import CSR_INDPTR_DECREASES, CSR_VALID, inspect_csr
 
 __all__ = ["CSRWriter", "load_csr", "load_field_map", "save_csr"]
 
@@ -423,8 +423,9 @@ def load_csr(path, *, mmap=True, query_id=False, validate=True):
     if indptr[0] != 0 or indptr[-1] != nnz:
         raise ValueError(f"{path / 'indptr.npy'} runs from {indptr[0]} to {indptr[-1]}, expected "
                          f"0 to {nnz} (the number of non-zeros): the file is corrupt.")
+    layout = None
     if validate:
-        status, position = first_invalid_entry(indptr, indices, np.int64(n_features))
+        status, position, layout = inspect_csr(indptr, indices, n_features)
         if status == CSR_INDPTR_DECREASES:
             raise ValueError(f"{path / 'indptr.npy'}: entry {position} is smaller than the one "
                              f"before it (row {position - 1} would have a negative length).")
@@ -436,7 +437,9 @@ def load_csr(path, *, mmap=True, query_id=False, validate=True):
     # Assigned directly: the constructor would make indices and indptr one
     # dtype, copying one of them (gigabytes at this scale).
     X.data, X.indices, X.indptr = data, indices, indptr
-    if header.get("canonical"):
+    # The header's "canonical" is a claim; only the verified layout sets
+    # scipy's flag, which its arithmetic trusts.
+    if layout == 0:
         X.has_canonical_format = True
     if not query_id:
         return X, y
