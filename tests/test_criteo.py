@@ -12,7 +12,12 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
-from skvectorflow.criteo import CriteoReader, count_criteo, criteo_field_map, parse_criteo_chunk
+from skvectorflow.criteo import (
+    CriteoReader,
+    count_criteo,
+    criteo_field_map,
+    parse_criteo_chunk,
+)
 from skvectorflow.datasets import load_criteo, make_criteo_like
 from skvectorflow.fields import (
     DENSE_FIELD,
@@ -456,7 +461,7 @@ def test_held_out_rows_are_folded_by_the_training_counts(criteo_file):
 def test_two_pass_reader_gives_load_criteo_matrix(criteo_file, monkeypatch):
     from skvectorflow import criteo
 
-    path, X, _ = criteo_file
+    path, _, _ = criteo_file
     expected, _, _ = load_criteo(path, hash_bits=7, min_frequency=5)
     monkeypatch.setattr(criteo, "_CHUNK_BYTES", 2000)  # several chunks in both passes
     reader = criteo.CriteoReader(path, hash_bits=7, min_frequency=5)
