@@ -50,8 +50,7 @@ from sklearn.utils.validation import (
 
 from ._engine.criteo_format import hash_tokens
 
-__all__ = ["DENSE_FIELD", "FieldHasher", "check_field_map", "check_min_frequency", "field_map_of_blocks",
-           "frequency_threshold", "hash_values"]
+__all__ = ["DENSE_FIELD", "FieldHasher", "check_field_map", "field_map_of_blocks", "hash_values"]
 
 DENSE_FIELD = -1
 
