@@ -203,6 +203,37 @@ def _int_at_least(minimum):
     return parse
 
 
+def _min_frequency(text):
+    """Parse ``--min-frequency``: a count >= 1, or a fraction of the rows in (0, 1).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    value : int or float
+        An int when the text is one, as ``min_frequency`` reads a count.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        With a one-line message, for anything else.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+    if value is None or (isinstance(value, int) and value < 1) or (
+            isinstance(value, float) and not 0 < value < 1):
+        raise argparse.ArgumentTypeError(
+            f"expected a count >= 1 or a fraction of the rows in (0, 1), got {text!r}")
+    return value
+
+
 def _nonzero_int(text):
     """Parse ``--n-jobs``: any integer except 0, as in joblib.
 
@@ -908,6 +939,13 @@ def _add_convert_arguments(convert):
     criteo = convert.add_argument_group("Criteo (label, 13 counts, 26 categorical tokens a line)")
     criteo.add_argument("--hash-bits", type=_int_at_least(1), metavar="BITS",
                         help="each categorical field gets 2**BITS columns (default 16)")
+    criteo.add_argument("--min-frequency", type=_min_frequency, metavar="K",
+                        help="fold the hashed columns of a field seen in fewer than K rows "
+                             "(or, for K in (0, 1), a fraction K of the rows) into one "
+                             "infrequent column per field; a first pass over SOURCE counts them")
+    criteo.add_argument("--counts-from", metavar="TRAIN",
+                        help="with --min-frequency, count the rows of the Criteo file TRAIN "
+                             "instead of SOURCE: a test file then gets the training columns")
 
 
 def _run_convert(args):
@@ -930,6 +968,11 @@ def _run_convert(args):
         args.target, args.qid, args.batch_size, *args.categorical, *args.numeric, *args.lists))
     if args.format != "criteo" and args.hash_bits is not None:
         raise _CommandError("--hash-bits is a Criteo flag (see --help)", status=2)
+    if args.format != "criteo" and (args.min_frequency is not None or args.counts_from is not None):
+        raise _CommandError("--min-frequency and --counts-from are Criteo flags (see --help)",
+                            status=2)
+    if args.counts_from is not None and args.min_frequency is None:
+        raise _CommandError("--counts-from needs --min-frequency (see --help)", status=2)
     if args.format == "parquet":
         if text_flags:
             raise _CommandError("--one-based, --query-id and --chunk-size are svmlight flags; "
@@ -947,7 +990,14 @@ def _run_convert(args):
             raise _CommandError("--one-based, --query-id, --chunk-size and --n-features do not "
                                 "apply to --format criteo (its width is set by --hash-bits)",
                                 status=2)
-        options = {"hash_bits": args.hash_bits}
+        options = {"hash_bits": args.hash_bits, "min_frequency": args.min_frequency}
+        if args.counts_from is not None:
+            from .criteo import count_criteo
+
+            if not os.path.exists(args.counts_from):
+                raise _CommandError(f"{args.counts_from}: no such file")
+            options["counts"] = count_criteo(args.counts_from, **(
+                {} if args.hash_bits is None else {"hash_bits": args.hash_bits}))
     else:
         options = {"n_features": args.n_features, "zero_based": not args.one_based,
                    "query_id": args.query_id, "chunk_size": args.chunk_size}

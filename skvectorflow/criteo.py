@@ -17,6 +17,14 @@ So every row has exactly ``n_fields`` categorical entries, as DLRM's inputs
 do. :func:`parse_criteo_chunk` parses lines held in memory, for readers that
 get their bytes elsewhere.
 
+``min_frequency`` folds rare categories as
+:class:`~sklearn.preprocessing.OneHotEncoder` does: a first pass over the
+file counts the rows of each hashed column (:func:`count_criteo`, a
+:class:`CriteoCounts` of ``n_fields x 2**hash_bits`` int32, whatever the
+number of distinct tokens), and the second moves the columns seen fewer
+than ``min_frequency`` times to one infrequent column per field.  The counts
+of a training file encode a test file the same way (``counts=``).
+
 :func:`make_criteo_like` draws data of the same shape from a hidden teacher
 in which fields interact, so that models of interactions (factorization
 machines, DLRM) can beat a linear model; it can write the TSV format too.
@@ -40,11 +48,22 @@ from ._engine.criteo_format import (
     PARSE_BAD_LABEL,
     PARSE_OK,
     PARSE_WRONG_FIELD_COUNT,
+    count_categories,
+    fold_infrequent,
     parse_criteo_lines,
 )
-from .fields import MAX_HASH_BITS, field_map_of_blocks, hash_values, signed_log1p
+from .fields import (
+    MAX_HASH_BITS,
+    check_min_frequency,
+    field_map_of_blocks,
+    frequency_threshold,
+    hash_values,
+    lowest_infrequent_bucket,
+    signed_log1p,
+)
 
-__all__ = ["CriteoReader", "criteo_field_map", "load_criteo", "make_criteo_like", "parse_criteo_chunk"]
+__all__ = ["CriteoCounts", "CriteoReader", "count_criteo", "criteo_field_map", "load_criteo",
+           "make_criteo_like", "parse_criteo_chunk"]
 
 CRITEO_N_DENSE = 13
 CRITEO_N_FIELDS = 26
@@ -210,11 +229,12 @@ class _Unclosed:
 
 
 def load_criteo(path, n_rows=None, *, hash_bits=16, n_dense=CRITEO_N_DENSE, n_fields=CRITEO_N_FIELDS,
-                verbose=0):
+                min_frequency=None, counts=None, verbose=0):
     """Read a Criteo display-advertising file into a CSR matrix, labels and a field map.
 
     The file is streamed in chunks of 16 MiB and parsed by a compiled
-    kernel; memory holds the growing CSR arrays and one chunk.
+    kernel; memory holds the growing CSR arrays and one chunk (and, with
+    ``min_frequency``, the counts: ``n_fields * 2**hash_bits`` int32).
 
     Parameters
     ----------
@@ -229,6 +249,20 @@ def load_criteo(path, n_rows=None, *, hash_bits=16, n_dense=CRITEO_N_DENSE, n_fi
     n_dense, n_fields : int, default=13, 26
         Integer and categorical columns per line (the Criteo data sets' 13
         and 26; other values read files of the same layout).
+    min_frequency : int, float or None, default=None
+        Fold rare categories, as :class:`~sklearn.preprocessing.OneHotEncoder`
+        does: a hashed column of a field seen in fewer than ``min_frequency``
+        rows (an int >= 1), or fewer than ``min_frequency * n`` of the ``n``
+        rows counted (a float in (0, 1)), goes to the field's one infrequent
+        column (its lowest such bucket); so do columns never seen in the
+        rows counted.  The width and field map do not change.  ``None`` or
+        ``1`` folds nothing.  Without ``counts`` the rows counted are the rows
+        read (the first ``n_rows``), in a first pass over the file.
+    counts : CriteoCounts or None, default=None
+        Counts to fold by instead, from :func:`count_criteo` of the training
+        file (or ``CriteoReader.counts``): a test file read with the
+        training counts gets the training data's columns.  Its ``hash_bits``,
+        ``n_dense`` and ``n_fields`` must be these.  Needs ``min_frequency``.
     verbose : int, default=0
         Print progress (rows, MiB, rows/s) to stderr every few seconds.
 
@@ -254,9 +288,18 @@ def load_criteo(path, n_rows=None, *, hash_bits=16, n_dense=CRITEO_N_DENSE, n_fi
     >>> X, y, field_of_column = load_criteo(path, hash_bits=8)
     >>> X.shape, int(X.getnnz(axis=1).min()) >= 26
     ((100, 6669), True)
+
+    Held-out rows encoded with the training rows' counts:
+
+    >>> from skvectorflow.criteo import count_criteo
+    >>> counts = count_criteo(path, n_rows=80, hash_bits=8)
+    >>> X_test, _, _ = load_criteo(path, hash_bits=8, min_frequency=5, counts=counts)
+    >>> X_test.shape == X.shape, (X_test != X).nnz > 0
+    (True, True)
     """
+    check_min_frequency(min_frequency, "load_criteo")
     reader = CriteoReader(path, n_rows=n_rows, hash_bits=hash_bits, n_dense=n_dense,
-                          n_fields=n_fields)
+                          n_fields=n_fields, min_frequency=min_frequency, counts=counts)
     parts = []
     rows_read = 0
     started = last_report = time.perf_counter()
@@ -293,10 +336,20 @@ class CriteoReader:
         Read at most this many rows (the first ones).
     hash_bits : int, default=16
     n_dense, n_fields : int, default=13, 26
-        As in :func:`load_criteo`.
+    min_frequency : int, float or None, default=None
+    counts : CriteoCounts or None, default=None
+        As in :func:`load_criteo`.  With ``min_frequency`` and no
+        ``counts``, the first iteration starts with a counting pass over the
+        rows it reads (the first ``n_rows``); later iterations reuse those
+        counts, held in ``counts``.
 
     Attributes
     ----------
+    counts : CriteoCounts or None
+        The counts folded by: those given, or those of the rows read, once
+        an iteration has started; ``None`` while nothing is folded (no
+        ``min_frequency``, or before the first iteration).  Give them to the
+        reader of a test file to fold it the same way.
     n_features : int
         ``n_dense + n_fields * 2**hash_bits``: the width of every chunk.
     fraction_read : float
@@ -320,12 +373,19 @@ class CriteoReader:
     """
 
     def __init__(self, path, n_rows=None, *, hash_bits=16, n_dense=CRITEO_N_DENSE,
-                 n_fields=CRITEO_N_FIELDS):
+                 n_fields=CRITEO_N_FIELDS, min_frequency=None, counts=None):
         self.path = os.fspath(path)
         self.n_dense = _check_count("n_dense", n_dense, 0)
         self.n_fields = _check_count("n_fields", n_fields, 0)
         self.hash_bits = _check_hash_bits(hash_bits, self.n_dense, self.n_fields)
         self.n_rows = None if n_rows is None else _check_count("n_rows", n_rows, 1)
+        self.min_frequency = check_min_frequency(min_frequency, "CriteoReader")
+        if counts is not None:
+            if self.min_frequency is None:
+                raise ValueError("counts folds rare categories only with min_frequency; give "
+                                 "min_frequency too.")
+            _check_counts(counts, self.n_dense, self.n_fields, self.hash_bits)
+        self.counts = counts
         self.n_features = self.n_dense + self.n_fields * (1 << self.hash_bits)
         self.fraction_read = 0.0
         self.bytes_read = 0
@@ -336,6 +396,12 @@ class CriteoReader:
         return criteo_field_map(self.n_dense, self.n_fields, self.hash_bits)
 
     def __iter__(self):
+        fold = None
+        if self.min_frequency is not None:
+            if self.counts is None:
+                self.counts = count_criteo(self.path, self.n_rows, hash_bits=self.hash_bits,
+                                           n_dense=self.n_dense, n_fields=self.n_fields)
+            fold = self.counts._fold_arguments(self.min_frequency)
         limit = np.iinfo(np.int64).max // 2 if self.n_rows is None else self.n_rows
         size = max(1, os.path.getsize(self.path))
         rows_read = 0
@@ -365,12 +431,150 @@ class CriteoReader:
                 self.fraction_read = min(1.0, raw.tell() / size)
                 rows_read += labels.size
                 line_number += int(np.count_nonzero(buffer == 10))
+                if fold is not None:
+                    fold_infrequent(indices, np.int64(self.n_dense), np.int64(self.hash_bits), *fold)
                 if labels.size:
                     yield (sp.csr_matrix((data, indices, indptr),
                                          shape=(labels.size, self.n_features)), labels)
                 if at_end:
                     break
         self.fraction_read = 1.0
+
+
+def _check_counts(counts, n_dense, n_fields, hash_bits):
+    if not isinstance(counts, CriteoCounts):
+        raise TypeError(f"counts must be a CriteoCounts (from count_criteo), got "
+                        f"{type(counts).__name__}.")
+    given = (counts.n_dense, counts.n_fields, counts.hash_bits)
+    if given != (n_dense, n_fields, hash_bits):
+        raise ValueError(
+            f"counts are of n_dense={given[0]}, n_fields={given[1]}, hash_bits={given[2]}, but "
+            f"this file is read with n_dense={n_dense}, n_fields={n_fields}, "
+            f"hash_bits={hash_bits}; count the training file with the same settings.")
+
+
+class CriteoCounts:
+    """Rows per hashed column of every categorical field: what ``min_frequency`` folds by.
+
+    Made by :func:`count_criteo` (or by a :class:`CriteoReader` with
+    ``min_frequency``); give it as ``counts=`` to :func:`load_criteo` or
+    :class:`CriteoReader` to fold another file (a test set) by the same
+    counts.  It holds numpy arrays only, so it pickles.
+
+    Parameters
+    ----------
+    counts : ndarray of int32, shape (n_fields, 2**hash_bits)
+        ``counts[f, b]``: rows whose field ``f`` hashed to bucket ``b``
+        (column ``n_dense + f * 2**hash_bits + b``), stopping at the int32
+        maximum.
+    n_rows : int
+        Rows counted (the base of a fractional ``min_frequency``).
+    n_dense : int
+        Dense columns of the matrices folded.
+
+    Attributes
+    ----------
+    counts, n_rows, n_dense
+        As given.
+    n_fields, hash_bits : int
+        Of ``counts``' shape.
+    """
+
+    def __init__(self, counts, n_rows, n_dense=CRITEO_N_DENSE):
+        counts = np.ascontiguousarray(counts, dtype=np.int32)
+        width = counts.shape[1] if counts.ndim == 2 else 0
+        if counts.ndim != 2 or width < 2 or width & (width - 1):
+            raise ValueError(f"counts must have shape (n_fields, 2**hash_bits), got {counts.shape}.")
+        self.counts = counts
+        self.n_rows = _check_count("n_rows", n_rows, 0)
+        self.n_dense = _check_count("n_dense", n_dense, 0)
+        self.n_fields = counts.shape[0]
+        self.hash_bits = width.bit_length() - 1
+
+    def infrequent_columns(self, min_frequency):
+        """The column of X that holds each field's infrequent categories under ``min_frequency``.
+
+        Parameters
+        ----------
+        min_frequency : int, float or None
+            As in :func:`load_criteo`.
+
+        Returns
+        -------
+        columns : ndarray of int64, shape (n_fields,)
+            -1 for a field without one: no folding, or every bucket frequent.
+        """
+        threshold = self._threshold(check_min_frequency(min_frequency, "CriteoCounts.infrequent_columns"))
+        columns = np.full(self.n_fields, -1, dtype=np.int64)
+        if threshold is None:
+            return columns
+        buckets = self._infrequent_buckets(threshold)
+        fields = np.flatnonzero(buckets >= 0)
+        columns[fields] = self.n_dense + (fields << self.hash_bits) + buckets[fields]
+        return columns
+
+    def _threshold(self, min_frequency):
+        """``frequency_threshold`` of ``n_rows``, at most the int32 maximum counts stop at."""
+        threshold = frequency_threshold(min_frequency, self.n_rows)
+        return None if threshold is None else min(threshold, int(np.iinfo(np.int32).max))
+
+    def _infrequent_buckets(self, threshold):
+        width = 1 << self.hash_bits
+        return np.array([lowest_infrequent_bucket(np.flatnonzero(row >= threshold), width)
+                         for row in self.counts], dtype=np.int64)
+
+    def _fold_arguments(self, min_frequency):
+        """The trailing arguments of ``fold_infrequent``, or None when nothing folds."""
+        threshold = self._threshold(min_frequency)
+        if threshold is None:
+            return None
+        return (self.counts.ravel(), np.int64(threshold), self._infrequent_buckets(threshold))
+
+    def __repr__(self):
+        return (f"CriteoCounts(n_rows={self.n_rows}, n_fields={self.n_fields}, "
+                f"hash_bits={self.hash_bits}, n_dense={self.n_dense})")
+
+
+def count_criteo(path, n_rows=None, *, hash_bits=16, n_dense=CRITEO_N_DENSE, n_fields=CRITEO_N_FIELDS):
+    """Count the rows of every hashed column of a Criteo file: the first pass of ``min_frequency``.
+
+    Memory holds one chunk and the counts, ``n_fields * 2**hash_bits`` int32
+    (6.5 MiB for 26 fields of 2**16), however many distinct tokens the
+    file has.  A token is counted by its hashed column, so tokens that share
+    a column (a hash collision) are counted together, as they are one
+    column of X anyway.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A Criteo TSV, plain or gzip: the training data.
+    n_rows : int or None, default=None
+        Count the first this many rows only (a training prefix).
+    hash_bits : int, default=16
+    n_dense, n_fields : int, default=13, 26
+        As the files will be read, in :func:`load_criteo`.
+
+    Returns
+    -------
+    counts : CriteoCounts
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skvectorflow.criteo import count_criteo, make_criteo_like
+    >>> path = os.path.join(tempfile.mkdtemp(), "day_0.tsv")
+    >>> _ = make_criteo_like(100, hash_bits=8, random_state=0, path=path)
+    >>> counts = count_criteo(path, hash_bits=8)
+    >>> counts.counts.shape, int(counts.counts.sum()) == 100 * 26
+    ((26, 256), True)
+    """
+    reader = CriteoReader(path, n_rows=n_rows, hash_bits=hash_bits, n_dense=n_dense, n_fields=n_fields)
+    table = np.zeros(reader.n_fields << reader.hash_bits, dtype=np.int32)
+    rows = 0
+    for X_chunk, _ in reader:
+        count_categories(X_chunk.indices, np.int64(reader.n_dense), table)
+        rows += X_chunk.shape[0]
+    return CriteoCounts(table.reshape(reader.n_fields, 1 << reader.hash_bits), rows, reader.n_dense)
 
 
 def _stack_parts(parts, n_features):

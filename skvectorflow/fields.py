@@ -26,12 +26,19 @@ Ways to build X and its map:
   build the map from the widths of the blocks with :func:`field_map_of_blocks`.
 """
 
+import math
 import numbers
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    RealNotInt,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import (
     _check_feature_names_in,
     _get_feature_names,
@@ -50,6 +57,109 @@ DENSE_FIELD = -1
 # Column widths of a hashed field are 2**hash_bits; more than this would
 # overflow the engine's int32 column indices with a few dozen fields.
 MAX_HASH_BITS = 26
+
+# The values ``min_frequency`` takes, as in OneHotEncoder: a count >= 1, a
+# fraction of the rows in (0, 1), or None (no folding).  FieldHasher and the
+# Criteo reader share this one list.
+MIN_FREQUENCY_CONSTRAINTS = [
+    Interval(numbers.Integral, 1, None, closed="left"),
+    Interval(RealNotInt, 0, 1, closed="neither"),
+    None,
+]
+
+
+def check_min_frequency(min_frequency, caller):
+    """Validate ``min_frequency`` as scikit-learn validates an estimator's parameter.
+
+    Parameters
+    ----------
+    min_frequency : int, float or None
+    caller : str
+        The function or class named in the error.
+
+    Returns
+    -------
+    min_frequency : int, float or None
+        As given (an int as ``int``, a float as ``float``).
+
+    Raises
+    ------
+    sklearn.utils._param_validation.InvalidParameterError
+        A ``ValueError`` (and ``TypeError``) naming ``min_frequency``, for a
+        bool, a number below 1 that is not a fraction in (0, 1), or a
+        non-number.
+    """
+    validate_parameter_constraints({"min_frequency": MIN_FREQUENCY_CONSTRAINTS},
+                                   {"min_frequency": min_frequency}, caller)
+    if isinstance(min_frequency, bool):
+        # An Interval of Integral accepts True as 1; a flag is not a count.
+        raise InvalidParameterError(
+            f"The 'min_frequency' parameter of {caller} must be an int in the range [1, inf), a "
+            f"float in the range (0.0, 1.0) or None. Got {min_frequency!r} instead.")
+    if min_frequency is None:
+        return None
+    if isinstance(min_frequency, numbers.Integral):
+        return int(min_frequency)
+    return float(min_frequency)
+
+
+def frequency_threshold(min_frequency, n_rows):
+    """The count below which a category is infrequent, or None when nothing is folded.
+
+    As in :class:`~sklearn.preprocessing.OneHotEncoder`, an int is a count
+    and a float a fraction of ``n_rows``: a category seen fewer than
+    ``min_frequency * n_rows`` times is infrequent, that is fewer than
+    ``ceil(min_frequency * n_rows)`` times.  A threshold of 1 or less (``None``,
+    ``1``, or a fraction of fewer than one row) folds nothing: no category
+    seen at all is infrequent, and the output is that without
+    ``min_frequency``.
+
+    Parameters
+    ----------
+    min_frequency : int, float or None
+        Validated by :func:`check_min_frequency`.
+    n_rows : int
+        Rows counted.
+
+    Returns
+    -------
+    threshold : int or None
+        Categories with fewer rows than this are folded; None: no folding.
+
+    Examples
+    --------
+    >>> from skvectorflow.fields import frequency_threshold
+    >>> frequency_threshold(5, 1000), frequency_threshold(0.01, 1000), frequency_threshold(1, 1000)
+    (5, 10, None)
+    """
+    if min_frequency is None:
+        return None
+    if isinstance(min_frequency, numbers.Integral):
+        threshold = int(min_frequency)
+    else:
+        threshold = math.ceil(min_frequency * n_rows)
+    return threshold if threshold >= 2 else None
+
+
+def lowest_infrequent_bucket(frequent_buckets, width):
+    """The smallest bucket in ``[0, width)`` not in the sorted ``frequent_buckets``, or -1.
+
+    That bucket becomes the field's infrequent column: no frequent category
+    hashes there, so folding merges only infrequent (and unseen) categories.
+
+    Parameters
+    ----------
+    frequent_buckets : ndarray of int, sorted, unique
+    width : int
+
+    Returns
+    -------
+    bucket : int
+        -1 when every bucket is frequent (then nothing is infrequent).
+    """
+    gaps = np.flatnonzero(frequent_buckets != np.arange(frequent_buckets.size))
+    bucket = int(gaps[0]) if gaps.size else int(frequent_buckets.size)
+    return bucket if bucket < width else -1
 
 
 def field_map_of_blocks(n_dense, field_widths):
@@ -203,6 +313,18 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         Each field has ``2**hash_bits`` columns.
     numeric_transform : {'log1p', 'none'}, default='log1p'
         Transform of the numeric columns.
+    min_frequency : int, float or None, default=None
+        Fold rare categories, with the meaning of
+        :class:`~sklearn.preprocessing.OneHotEncoder`'s ``min_frequency``: a
+        category of a field seen in fewer than ``min_frequency`` rows of
+        ``fit`` (an int >= 1), or in fewer than ``min_frequency * n_samples``
+        (a float in (0, 1)), is *infrequent*, and ``transform`` puts every
+        infrequent category of the field, and every category ``fit`` never
+        saw, in the field's one infrequent column.  ``None`` or ``1`` (or a
+        fraction of less than one row) folds nothing: the output is that of
+        plain hashing.  A category here is a hashed column: values that hash
+        to the same column are counted together, as they share a column
+        anyway (see Notes).
 
     Attributes
     ----------
@@ -213,6 +335,13 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         The columns used, by name (``x0, x1, ...`` for input read by
         position), in output order.
     n_fields_ : int
+    frequent_buckets_ : list of ndarray of int64, or None
+        Per field, the buckets (in ``[0, 2**hash_bits)``) of the columns seen
+        in at least ``min_frequency`` rows of ``fit``, sorted; ``None`` when
+        ``min_frequency`` folds nothing.
+    infrequent_column_ : ndarray of int64, shape (n_fields_,)
+        The output column of each field's infrequent column, or -1 where the
+        field has none (no folding, or every bucket frequent).
     feature_names_in_ : ndarray of str
         The column names; only set when X was a DataFrame with string
         column names.
@@ -223,6 +352,20 @@ class FieldHasher(TransformerMixin, BaseEstimator):
     FieldHasher needs pandas (``pip install 'skvectorflow[pandas]'``): its
     ``factorize`` codes a categorical column without Python per row, a missing
     value as a category of its own; the rest of skvectorflow does not.
+
+    With ``min_frequency``, ``fit`` counts the rows of each hashed column
+    (bucket) of each field, not of each raw value.  The counts are exact
+    for the columns of the output, they need no vocabulary of strings (the
+    fitted state is the frequent buckets, at most ``2**hash_bits`` a field),
+    and they are the counts :func:`skvectorflow.datasets.load_criteo` takes
+    from a file with the same ``min_frequency``, so a DataFrame of Criteo
+    tokens and the TSV file still give the same matrix.  The price is that
+    two rare values hashing to one bucket count together.  The infrequent
+    column of a field is its lowest bucket that is not frequent: no
+    frequent category hashes there, so the field map is unchanged (every
+    field keeps its ``2**hash_bits`` columns, most of the infrequent
+    buckets now empty) and :meth:`get_feature_names_out` names it
+    ``column=infrequent``.
 
     Examples
     --------
@@ -243,6 +386,17 @@ class FieldHasher(TransformerMixin, BaseEstimator):
     (['x0'], ['x1'])
     >>> hasher.transform(rows).shape
     (3, 17)
+
+    ``min_frequency=2``: "a" is the one category seen twice; "b", the missing
+    value and the unseen "c" share the infrequent column.
+
+    >>> frame = pd.DataFrame({"site": ["a", "a", "b", None]})
+    >>> hasher = FieldHasher(hash_bits=8, min_frequency=2).fit(frame)
+    >>> columns = hasher.transform(pd.DataFrame({"site": ["a", "b", None, "c"]})).indices
+    >>> bool(columns[0] != columns[1]), bool(columns[1] == columns[2] == columns[3])
+    (True, True)
+    >>> int(columns[1]) == int(hasher.infrequent_column_[0])
+    True
     """
 
     _parameter_constraints = {
@@ -250,17 +404,21 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         "numeric_columns": [list, None],
         "hash_bits": [Interval(numbers.Integral, 1, MAX_HASH_BITS, closed="both")],
         "numeric_transform": [StrOptions({"log1p", "none"})],
+        "min_frequency": MIN_FREQUENCY_CONSTRAINTS,
     }
 
     def __init__(self, categorical_columns=None, numeric_columns=None, hash_bits=16,
-                 numeric_transform="log1p"):
+                 numeric_transform="log1p", min_frequency=None):
         self.categorical_columns = categorical_columns
         self.numeric_columns = numeric_columns
         self.hash_bits = hash_bits
         self.numeric_transform = numeric_transform
+        self.min_frequency = min_frequency
 
     def fit(self, X, y=None):
-        """Choose the numeric and categorical columns and build the field map.
+        """Choose the numeric and categorical columns, build the field map, count categories.
+
+        The counts (of ``min_frequency``) are taken only when it folds.
 
         Parameters
         ----------
@@ -274,6 +432,7 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         """
         _pandas()  # before any work: a missing pandas says how to install it
         self._validate_params()
+        check_min_frequency(self.min_frequency, type(self).__name__)  # bools, which Interval lets by
         if _has_string_column_names(X):
             columns = [str(c) for c in X.columns]
             if len(set(columns)) != len(columns):
@@ -306,12 +465,29 @@ class FieldHasher(TransformerMixin, BaseEstimator):
                 raise ValueError(f"numeric column {c!r} {why}; list it in categorical_columns.")
         if not categorical and not numeric:
             raise ValueError("X has no columns to encode.")
+        width = 1 << self.hash_bits
+        threshold = frequency_threshold(self.min_frequency, _num_samples(X))
+        frequent_buckets = None
+        infrequent_column = np.full(len(categorical), -1, dtype=np.int64)
+        if threshold is not None:
+            frequent_buckets = []
+            for field, name in enumerate(categorical):
+                values = X[name] if hasattr(X, "dtypes") else X[:, columns.index(name)]
+                buckets, counts = np.unique(_row_buckets(values, name, field, self.hash_bits),
+                                            return_counts=True)
+                frequent = buckets[counts >= threshold]
+                frequent_buckets.append(frequent)
+                bucket = lowest_infrequent_bucket(frequent, width)
+                if bucket >= 0:
+                    infrequent_column[field] = len(numeric) + field * width + bucket
         # Only now, so that a fit that fails leaves a fitted hasher as it was.
         validate_data(self, X, skip_check_array=True, reset=True)
         self.numeric_columns_ = list(numeric)
         self.categorical_columns_ = list(categorical)
         self.n_fields_ = len(categorical)
-        self.field_of_column_ = field_map_of_blocks(len(numeric), [1 << self.hash_bits] * len(categorical))
+        self.field_of_column_ = field_map_of_blocks(len(numeric), [width] * len(categorical))
+        self.frequent_buckets_ = frequent_buckets
+        self.infrequent_column_ = infrequent_column
         return self
 
     def transform(self, X):
@@ -356,9 +532,12 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         if self.categorical_columns_:
             width = 1 << self.hash_bits
             columns = np.empty((n_rows, self.n_fields_), dtype=np.int64)
+            frequent_buckets = getattr(self, "frequent_buckets_", None)  # None if pickled before
             for field, name in enumerate(self.categorical_columns_):
-                codes, uniques = _factorize(column(name), name)
-                buckets = hash_values([str(value) for value in uniques] + [""], field, self.hash_bits)
+                codes, buckets = _value_buckets(column(name), name, field, self.hash_bits)
+                if frequent_buckets is not None and self.infrequent_column_[field] >= 0:
+                    infrequent = self.infrequent_column_[field] - n_numeric - field * width
+                    buckets = np.where(np.isin(buckets, frequent_buckets[field]), buckets, infrequent)
                 # Code -1 (missing) picks the last bucket: the empty string's.
                 columns[:, field] = n_numeric + field * width + buckets[codes]
             indptr = np.arange(0, n_rows * self.n_fields_ + 1, self.n_fields_, dtype=np.int64)
@@ -378,6 +557,8 @@ class FieldHasher(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: the numeric columns, then ``column=bucket``.
 
+        A field's infrequent column (see ``min_frequency``) is ``column=infrequent``.
+
         Parameters
         ----------
         input_features : array-like of str or None, default=None
@@ -396,6 +577,9 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         names = [renamed[name] for name in self.numeric_columns_]
         for name in self.categorical_columns_:
             names.extend(f"{renamed[name]}={bucket}" for bucket in range(width))
+        for column in getattr(self, "infrequent_column_", ()):
+            if column >= 0:
+                names[column] = names[column].rsplit("=", 1)[0] + "=infrequent"
         return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self):
@@ -486,6 +670,23 @@ def _as_float(values, name):
 def _is_numeric(dtype):
     types = _pandas().api.types
     return types.is_numeric_dtype(dtype) and not types.is_bool_dtype(dtype)
+
+
+def _value_buckets(values, name, field, hash_bits):
+    """Codes (-1 for missing) of a column and the bucket of each code, missing last.
+
+    ``buckets[codes]`` is then every row's bucket: code -1 picks the last,
+    the empty string's, the missing value's category.
+    """
+    codes, uniques = _factorize(values, name)
+    buckets = hash_values([str(value) for value in uniques] + [""], field, hash_bits)
+    return codes, buckets
+
+
+def _row_buckets(values, name, field, hash_bits):
+    """The bucket of every row of a categorical column."""
+    codes, buckets = _value_buckets(values, name, field, hash_bits)
+    return buckets[codes]
 
 
 def _factorize(values, name):

@@ -22,14 +22,16 @@ from skvectorflow import (
     SurvivalExponentialRegressor,
 )
 from skvectorflow.__main__ import main
-from skvectorflow.criteo import criteo_field_map
+from skvectorflow.criteo import count_criteo, criteo_field_map
 from skvectorflow.datasets import (
+    load_criteo,
     make_criteo_like,
     make_sparse_classification,
     make_sparse_ranking,
     make_sparse_regression,
     make_sparse_survival,
 )
+from skvectorflow.io import load_csr
 from skvectorflow.survival import make_survival_target
 
 N_FEATURES = 300
@@ -421,6 +423,45 @@ def test_convert_criteo_stores_its_field_map(criteo_folder):
     assert header["has_field_map"] and header["n_features"] == X.shape[1]
     np.testing.assert_array_equal(np.load(folder / "day_0" / "field_of_column.npy"),
                                   criteo_field_map(hash_bits=CRITEO_HASH_BITS))
+
+
+def test_convert_criteo_min_frequency_folds_as_load_criteo(criteo_folder, tmp_path, capsys):
+    folder, X, _ = criteo_folder
+    source = folder / "day_0.tsv"
+    base = ["convert", str(source), "--format", "criteo", "--hash-bits", str(CRITEO_HASH_BITS),
+            "--quiet"]
+    for value, expected in [("5", 5), ("0.02", 0.02)]:
+        destination = tmp_path / f"folded_{value}"
+        assert main([*base[:2], str(destination), *base[2:], "--min-frequency", value]) == 0
+        folded, _, _ = load_criteo(source, hash_bits=CRITEO_HASH_BITS, min_frequency=expected)
+        assert (folded != X).nnz > 0
+        assert (load_csr(destination)[0] != folded).nnz == 0
+        np.testing.assert_array_equal(np.load(destination / "field_of_column.npy"),
+                                      criteo_field_map(hash_bits=CRITEO_HASH_BITS))
+    # --counts-from: a held-out file folded by the training file's counts.
+    head = tmp_path / "head.tsv"
+    head.write_text("".join(source.read_text().splitlines(keepends=True)[:100]))
+    destination = tmp_path / "held_out"
+    assert main([*base[:2], str(destination), *base[2:], "--min-frequency", "3",
+                 "--counts-from", str(head)]) == 0
+    counts = count_criteo(head, hash_bits=CRITEO_HASH_BITS)
+    expected, _, _ = load_criteo(source, hash_bits=CRITEO_HASH_BITS, min_frequency=3, counts=counts)
+    assert (load_csr(destination)[0] != expected).nnz == 0
+    capsys.readouterr()
+    for flags, fragments in [
+        (["--min-frequency", "0"], ["argument --min-frequency: expected a count >= 1", "'0'"]),
+        (["--min-frequency", "1.5"], ["argument --min-frequency:", "'1.5'"]),
+        (["--min-frequency", "-3"], ["argument --min-frequency:", "'-3'"]),
+        (["--min-frequency", "often"], ["argument --min-frequency:", "'often'"]),
+        (["--counts-from", str(head)], ["--counts-from needs --min-frequency"]),
+    ]:
+        assert main([*base[:2], str(tmp_path / "never"), *base[2:], *flags]) == 2, flags
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "error:" in err, err
+        assert all(fragment in err for fragment in fragments), (flags, err)
+    assert main(["convert", str(source), str(tmp_path / "never"), "--min-frequency", "3"]) == 2
+    assert "--min-frequency and --counts-from are Criteo flags" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
 
 
 @pytest.mark.parametrize("model_name, flags, expected", [

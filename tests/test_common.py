@@ -150,7 +150,8 @@ def expected_failed_checks(estimator):
 
 @parametrize_with_checks(
     [cls(random_state=0) for cls in all_estimators()]
-    + [SurvivalOnPlainTarget(random_state=0), RankerWithQueriesOfTen(random_state=0), FieldHasher()],
+    + [SurvivalOnPlainTarget(random_state=0), RankerWithQueriesOfTen(random_state=0), FieldHasher(),
+       FieldHasher(min_frequency=2)],
     expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):

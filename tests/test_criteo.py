@@ -12,7 +12,12 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
-from skvectorflow.criteo import parse_criteo_chunk
+from skvectorflow.criteo import (
+    CriteoReader,
+    count_criteo,
+    criteo_field_map,
+    parse_criteo_chunk,
+)
 from skvectorflow.datasets import load_criteo, make_criteo_like
 from skvectorflow.fields import (
     DENSE_FIELD,
@@ -366,3 +371,203 @@ def test_skvectorflow_imports_and_trains_without_pandas():
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "(200,)", "FieldHasher needs pandas: pip install 'skvectorflow[pandas]'"]
+
+
+# ---- min_frequency: rare categories folded into one column per field ----------------
+
+
+def _fold_by_brute_force(X_train, X, n_dense, width, threshold):
+    """X with the rare columns of each field moved to the field's infrequent column.
+
+    Counts every categorical column of ``X_train`` with a Python loop over
+    rows, then moves each entry of ``X`` whose column was seen fewer than
+    ``threshold`` times to the lowest such column of its field.
+    """
+    from collections import Counter
+
+    seen = Counter()
+    for row in range(X_train.shape[0]):
+        for column in X_train.indices[X_train.indptr[row]:X_train.indptr[row + 1]]:
+            seen[int(column)] += 1
+    n_fields = (X.shape[1] - n_dense) // width
+    infrequent = {}
+    for field in range(n_fields):
+        rare = [c for c in range(n_dense + field * width, n_dense + (field + 1) * width)
+                if seen[c] < threshold]
+        if rare:
+            infrequent[field] = rare[0]
+    rows = X.tolil()
+    folded = sp.lil_matrix(X.shape, dtype=np.float32)
+    for row, (columns, values) in enumerate(zip(rows.rows, rows.data)):
+        for column, value in zip(columns, values):
+            if column >= n_dense and seen[column] < threshold:
+                column = infrequent[(column - n_dense) // width]
+            folded[row, column] = value
+    return folded.tocsr()
+
+
+@pytest.fixture(scope="module")
+def criteo_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("min_frequency") / "day.tsv"
+    X, y, _ = make_criteo_like(400, hash_bits=7, max_cardinality=300, random_state=5, path=path)
+    return path, X, y
+
+
+@pytest.mark.parametrize("min_frequency, threshold", [(4, 4), (0.0213, 9)])
+def test_load_criteo_min_frequency_folds_as_a_brute_force_count(criteo_file, min_frequency,
+                                                                 threshold):
+    path, X, _ = criteo_file
+    folded, _, field_of_column = load_criteo(path, hash_bits=7, min_frequency=min_frequency)
+    expected = _fold_by_brute_force(X, X, 13, 128, threshold)
+    assert (folded != expected).nnz == 0
+    assert (folded != X).nnz > 0  # something was folded
+    assert folded.has_sorted_indices and folded.indices.dtype == np.int32
+    np.testing.assert_array_equal(field_of_column, criteo_field_map(hash_bits=7))
+    # Each field now has at most one column below the threshold: its infrequent one.
+    column_counts = np.bincount(folded.indices, minlength=folded.shape[1])[13:].reshape(26, 128)
+    assert np.all(((column_counts > 0) & (column_counts < threshold)).sum(axis=1) <= 1)
+
+
+def test_min_frequency_none_one_and_a_fraction_below_one_row_fold_nothing(criteo_file):
+    path, X, _ = criteo_file
+    for min_frequency in (None, 1, 0.001):  # 0.001 of 400 rows is less than one row
+        folded, _, _ = load_criteo(path, hash_bits=7, min_frequency=min_frequency)
+        assert (folded != X).nnz == 0
+
+
+def test_held_out_rows_are_folded_by_the_training_counts(criteo_file):
+    path, X, _ = criteo_file
+    counts = count_criteo(path, n_rows=300, hash_bits=7)
+    assert counts.n_rows == 300 and counts.counts.shape == (26, 128)
+    train = X[:300]
+    np.testing.assert_array_equal(
+        counts.counts.ravel(), np.bincount(train.indices, minlength=X.shape[1])[13:])
+    folded, _, _ = load_criteo(path, hash_bits=7, min_frequency=3, counts=counts)
+    assert (folded != _fold_by_brute_force(train, X, 13, 128, 3)).nnz == 0
+    # A column the training rows never saw goes to its field's infrequent column.
+    held_out = X[300:].tocoo()
+    unseen = (held_out.col >= 13) & (counts.counts.ravel()[np.maximum(held_out.col - 13, 0)] == 0)
+    assert unseen.any()
+    infrequent = counts.infrequent_columns(3)
+    field = (held_out.col[unseen] - 13) // 128
+    folded_held_out = folded[300:]
+    for row, expected_column in zip(held_out.row[unseen], infrequent[field]):
+        assert folded_held_out[row, expected_column] == 1
+    # Folding the training rows alone with their own counts gives the same rows.
+    head, _, _ = load_criteo(path, n_rows=300, hash_bits=7, min_frequency=3)
+    assert (head != folded[:300]).nnz == 0
+
+
+def test_two_pass_reader_gives_load_criteo_matrix(criteo_file, monkeypatch):
+    from skvectorflow import criteo
+
+    path, _, _ = criteo_file
+    expected, _, _ = load_criteo(path, hash_bits=7, min_frequency=5)
+    monkeypatch.setattr(criteo, "_CHUNK_BYTES", 2000)  # several chunks in both passes
+    reader = criteo.CriteoReader(path, hash_bits=7, min_frequency=5)
+    assert reader.counts is None
+    chunks = list(reader)
+    assert len(chunks) > 3
+    assert reader.counts.n_rows == 400
+    stacked = sp.vstack([chunk for chunk, _ in chunks], format="csr")
+    assert (stacked != expected).nnz == 0
+    counts = reader.counts
+    assert (sp.vstack([chunk for chunk, _ in reader], format="csr") != expected).nnz == 0
+    assert reader.counts is counts  # a second iteration reuses the counts
+    # convert streams the same folded rows.
+    from skvectorflow.io import convert, load_csr
+
+    convert(path, path.parent / "folded", "criteo", hash_bits=7, min_frequency=5)
+    assert (load_csr(path.parent / "folded")[0] != expected).nnz == 0
+
+
+def test_min_frequency_and_counts_errors(criteo_file):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    path, _, _ = criteo_file
+    for bad in (0, -2, 0.0, 1.0, 1.5, True, "3"):
+        with pytest.raises(InvalidParameterError, match="'min_frequency' parameter of load_criteo"):
+            load_criteo(path, hash_bits=7, min_frequency=bad)
+        with pytest.raises(ValueError, match="'min_frequency' parameter of CriteoReader"):
+            CriteoReader(path, hash_bits=7, min_frequency=bad)
+    counts = count_criteo(path, hash_bits=7)
+    with pytest.raises(ValueError, match="hash_bits=7, but this file is read with .*hash_bits=6"):
+        load_criteo(path, hash_bits=6, min_frequency=3, counts=counts)
+    with pytest.raises(ValueError, match="only with min_frequency"):
+        CriteoReader(path, hash_bits=7, counts=counts)
+    with pytest.raises(TypeError, match="counts must be a CriteoCounts"):
+        CriteoReader(path, hash_bits=7, min_frequency=3, counts=counts.counts)
+
+
+def _zipf_frame(n_rows, seed):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "clicks": rng.integers(0, 5, n_rows).astype(float),
+        "site": [f"s{v}" for v in rng.zipf(1.5, n_rows)],
+        "device": pd.Categorical(rng.choice(["ios", "android", "web", None], n_rows,
+                                            p=[0.5, 0.3, 0.15, 0.05])),
+    })
+
+
+@pytest.mark.parametrize("min_frequency, threshold", [(3, 3), (0.047, 10)])
+def test_field_hasher_min_frequency_folds_as_a_brute_force_count(min_frequency, threshold):
+    train, test = _zipf_frame(200, 0), _zipf_frame(100, 1)
+    plain = FieldHasher(hash_bits=6).fit(train)
+    hasher = FieldHasher(hash_bits=6, min_frequency=min_frequency).fit(train)
+    np.testing.assert_array_equal(hasher.field_of_column_, plain.field_of_column_)
+    X_train = plain.transform(train)
+    for frame in (train, test):
+        folded = hasher.transform(frame)
+        expected = _fold_by_brute_force(X_train, plain.transform(frame), 1, 64, threshold)
+        assert (folded != expected).nnz == 0
+        assert (folded != plain.transform(frame)).nnz > 0
+    # The infrequent column is the field's lowest bucket below the threshold, and is named so.
+    counts = np.bincount(X_train.indices, minlength=X_train.shape[1])[1:].reshape(2, 64)
+    lowest = [np.flatnonzero(row < threshold)[0] for row in counts]
+    np.testing.assert_array_equal(hasher.infrequent_column_, 1 + np.arange(2) * 64 + lowest)
+    for field, buckets in enumerate(hasher.frequent_buckets_):
+        np.testing.assert_array_equal(buckets, np.flatnonzero(counts[field] >= threshold))
+    names = hasher.get_feature_names_out()
+    assert names[hasher.infrequent_column_].tolist() == ["site=infrequent", "device=infrequent"]
+    # A value never seen in fit goes to the infrequent column, unless it hashes to a frequent
+    # column (a collision with a frequent value, which shares that column in plain hashing too).
+    values = [f"never-seen-{i}" for i in range(20)]
+    frequent = np.isin(hash_values(values, 0, 6), hasher.frequent_buckets_[0])
+    assert 0 < frequent.sum() < len(values)  # both cases are checked
+    for value, is_frequent in zip(values, frequent):
+        unseen = hasher.transform(test.assign(site=value))[:, hasher.infrequent_column_[0]]
+        assert np.all(unseen.toarray() == (0 if is_frequent else 1))
+
+
+def test_field_hasher_without_min_frequency_is_plain_hashing():
+    train, test = _zipf_frame(200, 0), _zipf_frame(100, 1)
+    plain = FieldHasher(hash_bits=6).fit(train).transform(test)
+    for min_frequency in (None, 1, 0.001):
+        hasher = FieldHasher(hash_bits=6, min_frequency=min_frequency).fit(train)
+        assert (hasher.transform(test) != plain).nnz == 0
+        assert hasher.frequent_buckets_ is None and np.all(hasher.infrequent_column_ == -1)
+
+
+def test_field_hasher_bad_min_frequency_names_it_and_keeps_the_fitted_state():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    hasher = FieldHasher(hash_bits=6, min_frequency=3).fit(_zipf_frame(200, 0))
+    state = (hasher.infrequent_column_.copy(), [b.copy() for b in hasher.frequent_buckets_])
+    for bad in (0, -1, 0.0, 1.0, 2.5, True, "3"):
+        with pytest.raises(InvalidParameterError, match="'min_frequency' parameter of FieldHasher"):
+            hasher.set_params(min_frequency=bad).fit(_zipf_frame(50, 1))
+    np.testing.assert_array_equal(hasher.infrequent_column_, state[0])
+    for buckets, before in zip(hasher.frequent_buckets_, state[1]):
+        np.testing.assert_array_equal(buckets, before)
+
+
+def test_field_hasher_and_load_criteo_fold_a_criteo_file_alike(criteo_file):
+    path, _, _ = criteo_file
+    frame = pd.read_csv(path, sep="\t", header=None, dtype=str, keep_default_na=False)
+    frame = frame.drop(columns=0)
+    for column in range(1, 14):
+        frame[column] = pd.to_numeric(frame[column].replace("", np.nan))
+    hasher = FieldHasher(hash_bits=7, min_frequency=4, categorical_columns=list(range(13, 39)))
+    from_frame = hasher.fit_transform(frame.to_numpy(dtype=object))
+    from_file, _, _ = load_criteo(path, hash_bits=7, min_frequency=4)
+    assert (from_frame != from_file).nnz == 0

@@ -191,3 +191,49 @@ parse_criteo_lines = KernelOnFirstUse(
         numba.types.Array(numba.uint8, 1, "C", readonly=True), numba.int64, numba.int64,
         numba.int64, numba.int64, INT64_1D, INT32_1D, FLOAT_1D, FLOAT_1D, INT64_1D),
 )
+
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def _count_categories(indices, n_dense, counts):
+    """Add one to ``counts[c - n_dense]`` for every categorical column ``c`` in ``indices``.
+
+    ``counts`` is the flattened ``(n_fields, 2**hash_bits)`` table of rows per
+    hashed column, in the column order of the parsed matrix, so a column's
+    offset past the dense ones is its place in the table.  Counts stop at
+    the int32 maximum rather than wrap.
+    """
+    for i in range(indices.shape[0]):
+        offset = indices[i] - n_dense
+        if offset >= 0 and counts[offset] < _INT32_MAX:
+            counts[offset] += 1
+
+
+count_categories = KernelOnFirstUse(
+    _count_categories,
+    lambda: numba.void(INT32_1D, numba.int64, INT32_1D),
+)
+
+
+def _fold_infrequent(indices, n_dense, hash_bits, counts, threshold, infrequent_bucket):
+    """Move every categorical column with ``counts < threshold`` to its field's infrequent bucket.
+
+    ``infrequent_bucket[f]`` is field ``f``'s infrequent column within the
+    field (-1: the field has none, and then no column of it is below the
+    threshold).  Columns stay in their field's range, so sorted rows stay
+    sorted.
+    """
+    for i in range(indices.shape[0]):
+        offset = indices[i] - n_dense
+        if offset >= 0 and counts[offset] < threshold:
+            field = offset >> hash_bits
+            indices[i] = n_dense + (field << hash_bits) + infrequent_bucket[field]
+
+
+fold_infrequent = KernelOnFirstUse(
+    _fold_infrequent,
+    lambda: numba.void(INT32_1D, numba.int64, numba.int64,
+                       numba.types.Array(numba.int32, 1, "C", readonly=True), numba.int64,
+                       INT64_1D),
+)

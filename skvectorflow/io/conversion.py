@@ -89,8 +89,9 @@ def convert(source, destination, format="svmlight", *, progress=False, overwrite
         (:class:`SvmlightReader`); for ``'parquet'``, ``target``,
         ``categorical``, ``numeric``, ``lists``, ``qid``, ``n_features``,
         ``batch_size`` (:class:`ParquetReader`); for ``'criteo'``, ``hash_bits``,
-        ``n_dense``, ``n_fields``, ``n_rows``
-        (:class:`~skvectorflow.criteo.CriteoReader`).
+        ``n_dense``, ``n_fields``, ``n_rows``, ``min_frequency``, ``counts``
+        (:class:`~skvectorflow.criteo.CriteoReader`; with ``min_frequency`` the
+        source is read twice, to count and to fold).
 
     Returns
     -------
