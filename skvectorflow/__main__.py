@@ -67,6 +67,7 @@ import io
 import os
 import sys
 import time
+import zlib
 from typing import NamedTuple
 
 import joblib
@@ -1093,6 +1094,22 @@ def _one_line(text):
     return " ".join(str(text).split())
 
 
+def _input_failure(args, exc):
+    """One line for a failure of the files a command reads: which files, and what went wrong."""
+    # train's --model is a kind of estimator; predict's MODEL is a file.
+    inputs = ("model", "data") if args.command == "predict" else ("data", "test", "source")
+    names = [getattr(args, name, None) for name in inputs]
+    files = ", ".join(str(name) for name in names if name is not None) or "the input"
+    detail = _one_line(exc) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return (f"{files}: out of memory ({detail}). A model holds a row of weights per "
+                "column, and X is as wide as the largest column id + 1: check the file's "
+                "column ids, or hash the features into fewer columns")
+    if isinstance(exc, (EOFError, zlib.error)):
+        return f"{files}: the file ends early or is corrupt (a truncated copy?): {detail}"
+    return f"{files}: a number is too large to read ({detail})"
+
+
 def main(argv=None):
     """Run the command line.
 
@@ -1130,6 +1147,12 @@ def main(argv=None):
         return exc.status
     except DataFileError as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    # Failures a data file causes below the readers' own checks (a truncated
+    # archive, a number too large for the parser, a width too large for
+    # memory): named by the command's input files, never a traceback.
+    except (MemoryError, OverflowError, EOFError, zlib.error) as exc:
+        print(f"{prog}: error: {_input_failure(args, exc)}", file=sys.stderr)
         return 1
     # Parameters the estimator rejects (InvalidParameterError is a ValueError),
     # targets it cannot use, and files that cannot be written.

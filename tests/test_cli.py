@@ -238,6 +238,8 @@ def _write(path, text):
     ("1 0:1\n0 3:1 1:1\n", ["bad.svm, line 2:", "column 1 after column 3", "sorted and unique"]),
     ("1 0:1\n0 1:1 qid:4\n", ["bad.svm, line 2:", "qid must come right after the label"]),
     ("", ["bad.svm: no rows"]),
+    # sklearn's parser raised a 39-line OverflowError traceback here.
+    ("1 0:1\n0 2147483653:1\n", ["bad.svm, line 2:", "column 2147483653 is beyond 2,147,483,646"]),
 ])
 def test_malformed_training_file(text, fragments, tmp_path):
     data = _write(tmp_path / "bad.svm", text)
@@ -556,3 +558,83 @@ def test_compile_only_compiles_the_kernels_named(capsys):
     assert main(["compile", "--only", "sum, adagrad, binary_log_loss", "--only", "lbfgs"]) == 2
     err = capsys.readouterr().err
     assert "--only: no kernel's name contains 'lbfgs'" in err and len(err.splitlines()) == 1
+
+
+# ---- failures below the readers' checks are one line naming the file (issue 22, item 4) ----
+
+def _main_error(capsys, *argv):
+    """Run ``main`` in this process; return its status and its one line of stderr."""
+    status = main([str(arg) for arg in argv])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    return status, lines[0]
+
+
+def test_a_column_id_beyond_int32_in_convert_names_its_line(tmp_path, capsys):
+    data = _write(tmp_path / "over.svm", "1 0:1\n0 2147483653:1\n")
+    status, line = _main_error(capsys, "convert", data, tmp_path / "out", "--quiet")
+    assert status == 1
+    assert "over.svm, line 2:" in line and "beyond 2**31 - 2" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_of_memory_names_the_file_and_the_likely_cause(tmp_path, capsys, monkeypatch):
+    # A column id near 2**31 makes a table of 2**31 rows: numpy raises MemoryError
+    # where memory is short (simulated here, as the allocation may succeed).
+    from skvectorflow import _base
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 16.0 GiB for an array with shape (2147483601, 2)")
+
+    monkeypatch.setattr(_base.network, "init_network", out_of_memory)
+    data = _write(tmp_path / "wide.svm", "1 0:1\n0 2147483600:1\n")
+    status, line = _main_error(capsys, "train", data, "-o", tmp_path / "m.svf", "-q")
+    assert status == 1
+    assert line.startswith("skvectorflow train: error: ")
+    assert "wide.svm: out of memory (Unable to allocate 16.0 GiB" in line
+    assert "largest column id" in line
+    assert not (tmp_path / "m.svf").exists()
+
+
+def _truncated_gzip(path, text):
+    whole = gzip.compress(text.encode())
+    path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
+def test_truncated_gzip_is_one_line_naming_the_file(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    text = "".join(f"{i % 2} {rng.integers(100)}:1 {100 + rng.integers(100)}:2\n"
+                   for i in range(3000))
+    data = _truncated_gzip(tmp_path / "cut.svm.gz", text)
+    status, line = _main_error(capsys, "convert", data, tmp_path / "out", "--quiet")
+    assert status == 1 and "cut.svm.gz" in line and "truncated or corrupt" in line
+    status, line = _main_error(capsys, "train", data, "-o", tmp_path / "m.svf", "-q")
+    assert status == 1 and "cut.svm.gz" in line
+
+
+def test_truncated_criteo_gzip_is_one_line_naming_the_file(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = ["\t".join([str(i % 2), *(str(v) for v in rng.integers(0, 100, 13)),
+                       *(format(int(v), "08x") for v in rng.integers(0, 1 << 30, 26))])
+            for i in range(2000)]
+    data = _truncated_gzip(tmp_path / "day.gz", "\n".join(rows) + "\n")
+    status, line = _main_error(capsys, "convert", data, tmp_path / "out", "--format", "criteo",
+                               "--quiet")
+    assert status == 1
+    assert "day.gz: cannot be read" in line and "truncated or corrupt" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_eof_below_the_readers_is_still_one_line(tmp_path, capsys, monkeypatch):
+    # The fallback in main: an EOFError from anywhere names the command's input file.
+    import skvectorflow.__main__ as cli
+
+    def cut_short(*args, **kwargs):
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+    monkeypatch.setattr(cli, "read_data_file", cut_short)
+    data = _write(tmp_path / "ok.svm", "1 0:1\n0 1:1\n")
+    status, line = _main_error(capsys, "train", data, "-o", tmp_path / "m.svf", "-q")
+    assert status == 1
+    assert "ok.svm: the file ends early or is corrupt" in line
