@@ -24,7 +24,7 @@ from skvectorflow import (
 )
 from skvectorflow.__main__ import main
 from skvectorflow.criteo import criteo_field_map
-from skvectorflow.io import load_model, save_model
+from skvectorflow.io import load_model
 from skvectorflow.datasets import (
     make_criteo_like,
     make_sparse_classification,
