@@ -16,10 +16,14 @@ Commands
     ``convert``), fit one estimator chosen by
     ``--model`` with parameters from flags, print per-epoch progress and,
     if asked (``--test FILE`` or ``--validation-fraction F``), held-out
-    scores, and write the fitted estimator with :func:`joblib.dump`.
+    scores, and write the fitted estimator in the model format of
+    :func:`skvectorflow.io.save_model` (NumPy arrays and JSON, loaded without
+    running code), or with :func:`joblib.dump` given ``--pickle``.
 ``predict``
     Load a model written by ``train`` and write one prediction a row of a
-    data file, to stdout or ``--output``.
+    data file, to stdout or ``--output``.  A pickle (joblib) model file is
+    refused unless ``--allow-pickle`` is given: unpickling runs code from the
+    file.
 ``convert``
     Stream a svmlight/libsvm or Parquet file into the memory-mapped format
     of :mod:`skvectorflow.io` (see :func:`skvectorflow.io.convert`), which
@@ -46,19 +50,19 @@ A quick run on a small problem::
 Train an MLP on a libsvm file, score it on another, and predict::
 
     python -m skvectorflow train train.svm --model mlp-classifier --hidden 16 \\
-        --epochs 2 --test test.svm --output model.joblib
-    python -m skvectorflow predict model.joblib new.svm --output predictions.txt
+        --epochs 2 --test test.svm --output model.skvf
+    python -m skvectorflow predict model.skvf new.svm --output predictions.txt
 
 Data bigger than memory: convert once, then train from the memory map::
 
     python -m skvectorflow convert big.svm.gz big --query-id
-    python -m skvectorflow train big --model ranker --epochs 1 --output ranker.joblib
+    python -m skvectorflow train big --model ranker --epochs 1 --output ranker.skvf
 
 Criteo click logs: the converted folder stores its field map, which DLRM uses::
 
     python -m skvectorflow convert day_0.gz day_0 --format criteo --hash-bits 18
     python -m skvectorflow train day_0 --model dlrm-classifier --embedding-dim 16 \\
-        --bottom-mlp 64,16 --top-mlp 64 --batch-size 64 --epochs 1 --output dlrm.joblib
+        --bottom-mlp 64,16 --top-mlp 64 --batch-size 64 --epochs 1 --output dlrm.skvf
 """
 
 import argparse
@@ -67,6 +71,7 @@ import io
 import os
 import sys
 import time
+import zlib
 from typing import NamedTuple
 
 import joblib
@@ -101,6 +106,7 @@ from ._datafiles import (
 )
 from .datasets import make_sparse_classification
 from .fields import check_field_map
+from .io.model_format import is_model_file, load_model, save_model
 from .survival import make_survival_target, mean_exponential_nll
 
 __all__ = ["main"]
@@ -580,7 +586,8 @@ def _add_train_arguments(train):
     train.add_argument("data", metavar="DATA",
                        help="training file: svmlight/libsvm text (.gz/.bz2 too) or .npz")
     train.add_argument("--output", "-o", required=True, metavar="MODEL",
-                       help="where to write the fitted model (joblib)")
+                       help="where to write the fitted model (the safe model format of "
+                            "skvectorflow.io.save_model, whatever the name; .skvf is usual)")
     train.add_argument("--model", choices=list(_MODEL_KINDS), default="mlp-classifier",
                        help="the estimator to fit")
     held_out = train.add_mutually_exclusive_group()
@@ -649,6 +656,9 @@ def _add_train_arguments(train):
                          metavar="NAME=VALUE",
                          help="any other parameter of the estimator, e.g. "
                               "--param shuffle_block_size=64 (repeatable)")
+    train.add_argument("--pickle", action="store_true",
+                       help="write a joblib pickle instead (loading it runs code: predict "
+                            "needs --allow-pickle)")
     train.add_argument("--quiet", "-q", action="store_true",
                        help="print only the held-out scores (no progress)")
 
@@ -788,9 +798,12 @@ def _run_train(args):
     # Written beside the target and renamed, so a failed write leaves no half file.
     partial = f"{args.output}.partial"
     try:
-        joblib.dump(estimator, partial)
+        if args.pickle:
+            joblib.dump(estimator, partial)
+        else:
+            save_model(estimator, partial)
         os.replace(partial, args.output)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         if os.path.exists(partial):
             os.remove(partial)
         raise _CommandError(f"cannot write the model to {args.output}: {exc.strerror or exc}") from None
@@ -809,8 +822,8 @@ def _add_predict_arguments(predict):
     predict : argparse.ArgumentParser
     """
     predict.add_argument("model", metavar="MODEL",
-                         help="a model file written by 'skvectorflow train' (it is unpickled: "
-                              "load only files you trust)")
+                         help="a model file written by 'skvectorflow train' or "
+                              "skvectorflow.io.save_model")
     predict.add_argument("data", metavar="DATA",
                          help="rows to predict: svmlight/libsvm text or .npz, as for train "
                               "(labels and qid are read and ignored)")
@@ -819,12 +832,30 @@ def _add_predict_arguments(predict):
     predict.add_argument("--proba", action="store_true",
                          help="classifiers: write the probability of each class (in sorted "
                               "label order, space-separated) instead of the predicted label")
+    predict.add_argument("--allow-pickle", action="store_true",
+                         help="also load a joblib/pickle model file; unpickling runs code from "
+                              "the file, so pass it only for files you trust")
 
 
-def _load_model(path):
-    """The fitted estimator in a file written by ``train``, or a one-line error."""
+def _load_model(path, allow_pickle=False):
+    """The fitted estimator in a file written by ``train``, or a one-line error.
+
+    A file of the safe format is loaded without running code from it.  Any
+    other file may be a pickle, and unpickling runs code from the file before
+    anything can be checked: it is refused unless ``allow_pickle``.
+    """
     if not os.path.isfile(path):
         raise _CommandError(f"{path}: no such file")
+    if is_model_file(path):
+        try:
+            return load_model(path)
+        except ValueError as exc:
+            raise _CommandError(str(exc)) from None
+    if not allow_pickle:
+        raise _CommandError(
+            f"{path}: not a skvectorflow model file (skvectorflow.io.save_model). If it is a "
+            "joblib/pickle model you trust, pass --allow-pickle: unpickling runs code from the "
+            "file, so a pickle from an untrusted source can do anything")
     try:
         model = joblib.load(path)
     # Unpickling arbitrary bytes fails in many ways (UnpicklingError, EOFError,
@@ -882,7 +913,7 @@ def _run_predict(args):
     status : int
         0 on success.
     """
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.allow_pickle)
     X, _, _, n_dropped = read_data_file(args.data, n_features=model.n_features_in_)
     if n_dropped:
         print(f"note: {args.data}: ignored {n_dropped:,} non-zeros in columns >= "
@@ -1076,7 +1107,8 @@ _COMMANDS = (
         "train",
         "fit an estimator on a svmlight/libsvm or .npz file and save it",
         "Fit an estimator on DATA, printing per-epoch progress, optionally score it on "
-        "held-out rows, and write it with joblib. Files: svmlight/libsvm text "
+        "held-out rows, and write it in the safe model format (arrays and JSON, loaded without "
+        "running code; --pickle writes joblib instead). Files: svmlight/libsvm text "
         "('<label> [qid:<query>] <column>:<value> ...', column ids used as they are) or an .npz "
         "holding the CSR arrays data, indices, indptr, shape and the labels y (and qid). "
         "Labels: class labels for mlp-classifier, fm-classifier and dlrm-classifier, values "
@@ -1143,6 +1175,22 @@ def _one_line(text):
     return " ".join(str(text).split())
 
 
+def _input_failure(args, exc):
+    """One line for a failure of the files a command reads: which files, and what went wrong."""
+    # train's --model is a kind of estimator; predict's MODEL is a file.
+    inputs = ("model", "data") if args.command == "predict" else ("data", "test", "source")
+    names = [getattr(args, name, None) for name in inputs]
+    files = ", ".join(str(name) for name in names if name is not None) or "the input"
+    detail = _one_line(exc) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return (f"{files}: out of memory ({detail}). A model holds a row of weights per "
+                "column, and X is as wide as the largest column id + 1: check the file's "
+                "column ids, or hash the features into fewer columns")
+    if isinstance(exc, (EOFError, zlib.error)):
+        return f"{files}: the file ends early or is corrupt (a truncated copy?): {detail}"
+    return f"{files}: a number is too large to read ({detail})"
+
+
 def main(argv=None):
     """Run the command line.
 
@@ -1180,6 +1228,12 @@ def main(argv=None):
         return exc.status
     except DataFileError as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    # Failures a data file causes below the readers' own checks (a truncated
+    # archive, a number too large for the parser, a width too large for
+    # memory): named by the command's input files, never a traceback.
+    except (MemoryError, OverflowError, EOFError, zlib.error) as exc:
+        print(f"{prog}: error: {_input_failure(args, exc)}", file=sys.stderr)
         return 1
     # Parameters the estimator rejects (InvalidParameterError is a ValueError),
     # targets it cannot use, and files that cannot be written.

@@ -132,6 +132,55 @@ def _is_engine_ready_csr(X):
     return sp.issparse(X) and X.format == "csr" and X.dtype == np.float32 and X.ndim == 2
 
 
+
+def _is_integer(value):
+    """Whether ``value`` is an int or NumPy integer (bools are not: ``True`` is no width)."""
+    return isinstance(value, (Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_layer_widths(name, widths, allow_none=False):
+    """The tuple of positive integer widths ``widths`` stands for, or raise naming ``name``.
+
+    An integer is one layer.  Floats are refused, ``2.0`` included, as
+    scikit-learn's ``MLPClassifier`` refuses them: ``int()`` would silently
+    truncate ``2.5`` to 2, and a float width is more likely a mistake (a
+    ratio, a misplaced argument) than a width.  Bools are refused too.
+
+    Parameters
+    ----------
+    name : str
+        The parameter, for the message.
+    widths : int, sequence of int, or None
+    allow_none : bool, default=False
+        Whether ``None`` (returned as is) is allowed.
+
+    Returns
+    -------
+    widths : tuple of int or None
+    """
+    if widths is None and allow_none:
+        return None
+    values = (widths,) if np.ndim(widths) == 0 and not isinstance(widths, (str, bytes)) else widths
+    try:
+        values = tuple(values)
+    except TypeError:
+        values = None
+    if values is None or isinstance(widths, (str, bytes)) or not all(_is_integer(w) for w in values):
+        raise ValueError(
+            f"{name} must be a positive integer or a sequence of positive integers, got "
+            f"{widths!r}.")
+    if any(w < 1 for w in values):
+        raise ValueError(f"{name} must contain positive integers only, got {widths!r}.")
+    return tuple(int(w) for w in values)
+
+
+def check_positive_size(name, value):
+    """``value`` as an int if it is a positive integer (not a bool or float), else raise naming ``name``."""
+    if not _is_integer(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
 class NetworkState:
     """The trainable arrays of a fitted network and their layout.
 
@@ -410,19 +459,7 @@ class BaseSparseMLP(BaseEstimator):
 
     # ---- parameters ---------------------------------------------------------------
     def _more_validate_params(self):
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, (Integral, np.integer)):
-            sizes = (sizes,)
-        try:
-            sizes = tuple(int(s) for s in sizes)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"hidden_layer_sizes must be a sequence of positive integers, got {self.hidden_layer_sizes!r}."
-            ) from None
-        if any(s < 1 for s in sizes):
-            raise ValueError(
-                f"hidden_layer_sizes must contain positive integers only, got {self.hidden_layer_sizes!r}."
-            )
+        sizes = check_layer_widths("hidden_layer_sizes", self.hidden_layer_sizes)
         if self.loss_callback is not None:
             compile_loss_callback(self.loss_callback)
         return sizes

@@ -40,6 +40,8 @@ from sklearn.datasets import load_svmlight_file
 __all__ = ["DataFileError", "line_of_row", "read_data_file", "read_field_map", "stored_field_map"]
 
 _CSR_KEYS = ("data", "indices", "indptr", "shape")
+# Largest column id of a file: X is at most 2**31 - 1 columns wide (int32 indices).
+_MAX_COLUMN = np.iinfo(np.int32).max - 1
 _QID = re.compile(r"qid:(-?\d+)$")
 
 
@@ -195,7 +197,7 @@ def _read_svmlight(path, query_id):
                                     query_id=query_id)
     except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a corrupt archive
         raise DataFileError(f"{path}: cannot be read ({_reason(exc)})") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:  # Overflow: a column id >= 2**31
         where = _first_malformed_line(path)
         if where is None:
             raise DataFileError(f"{path}: not a svmlight/libsvm file ({_reason(exc)})") from None
@@ -307,6 +309,9 @@ def _line_problem(tokens):
         column, sep, value = text.partition(":")
         if not sep or not column.isdigit() or not _is_float(value):
             return f"{_shown(text)} is not '<column>:<value>' (a non-negative integer and a number)"
+        if int(column) > _MAX_COLUMN:
+            return (f"column {column} is beyond {_MAX_COLUMN:,}, the largest column id the "
+                    "engine's int32 column indices hold")
         if int(column) <= previous:
             return (f"column {column} after column {previous}: the columns of a line must be "
                     "sorted and unique")

@@ -37,6 +37,7 @@ import numbers
 import os
 import sys
 import time
+import zlib
 
 import numpy as np
 import scipy.sparse as sp
@@ -409,7 +410,12 @@ class CriteoReader:
         carry = b""
         with open(self.path, "rb") as raw, _text_stream(raw) as stream:
             while rows_read < limit:
-                chunk = stream.read(_CHUNK_BYTES)
+                try:
+                    chunk = stream.read(_CHUNK_BYTES)
+                except (EOFError, OSError, zlib.error) as exc:
+                    raise ValueError(
+                        f"{self.path}: cannot be read after line {line_number - 1}, the file is "
+                        f"truncated or corrupt: {exc}") from None
                 at_end = not chunk
                 text = carry + chunk
                 if not at_end:

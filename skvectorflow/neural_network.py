@@ -1,5 +1,6 @@
 """SparseMLPRegressor and SparseMLPClassifier: linear models and shallow nets on sparse X."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -18,6 +19,15 @@ from ._engine import objectives
 from .losses import REGRESSION_LOSSES
 
 __all__ = ["SparseMLPClassifier", "SparseMLPRegressor"]
+
+# Largest mean a Poisson model predicts.  The engine clips the log-mean at
+# ``MAX_EXP_ARGUMENT`` (30) in the training loss, and prediction clips at the
+# same point: beyond it the loss is that of the clip point, so outputs above 30
+# are not fitted means, and exp() of them would be extrapolation.  The cap is
+# not raised to float32's limit (exp(88)): AdaGrad and Adam accumulate the
+# squared gradient ``(exp(p) - y)**2`` in float32, which overflows from
+# p ~ 44 on.  Predictions that hit the cap, and targets above it, warn.
+POISSON_PREDICTION_CAP = float(np.exp(objectives.MAX_EXP_ARGUMENT))
 
 _LOSS_CALLBACK_PARAMETER = """\
     loss_callback : callable or str, default=None
@@ -49,6 +59,8 @@ class SparseMLPRegressor(RegressorMixin, BaseSparseMLP):
     loss : {{'squared_error', 'huber', 'poisson'}}, default='squared_error'
         Training loss.  ``'poisson'`` models the log of the mean (predictions
         are ``exp`` of the network output; targets must be non-negative).
+        Means are capped at ``exp(30)`` (about 1.07e13), with a warning when
+        a target or a prediction reaches the cap: rescale larger counts.
 {_SHARED_PARAMETERS}
     huber_delta : float, default=1.0
         Residual beyond which the Huber loss grows linearly.
@@ -190,6 +202,14 @@ class SparseMLPRegressor(RegressorMixin, BaseSparseMLP):
         """
         outputs = self._raw_outputs(X).astype(np.float64)
         if self.loss == "poisson":
+            n_capped = int(np.count_nonzero(outputs > objectives.MAX_EXP_ARGUMENT))
+            if n_capped:
+                warnings.warn(
+                    f"{n_capped} of {outputs.size} Poisson predictions were capped at "
+                    f"exp({objectives.MAX_EXP_ARGUMENT:g}) = {POISSON_PREDICTION_CAP:.4g}, the "
+                    f"largest mean loss='poisson' models (the training loss clips its log-mean "
+                    f"there too); rescale y (e.g. predict y / 1e6) if means this large are real.",
+                    UserWarning, stacklevel=2)
             outputs = np.exp(np.minimum(outputs, objectives.MAX_EXP_ARGUMENT))
         return outputs.ravel() if self._y_was_1d else outputs
 
@@ -208,6 +228,16 @@ class SparseMLPRegressor(RegressorMixin, BaseSparseMLP):
             )
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("loss='poisson' requires non-negative targets y; y has negative values.")
+        if self.loss == "poisson" and first_call and np.any(y > POISSON_PREDICTION_CAP):
+            warnings.warn(
+                f"y has values above exp({objectives.MAX_EXP_ARGUMENT:g}) = "
+                f"{POISSON_PREDICTION_CAP:.4g}, the largest mean loss='poisson' models: their "
+                f"predictions will be capped there. Rescale y (e.g. fit y / 1e6).",
+                UserWarning, stacklevel=6)
+        if y.ndim == 2 and y.shape[1] == 0:
+            raise ValueError(
+                f"y has 0 columns (shape {y.shape}); {type(self).__name__} needs at least one "
+                f"target column.")
         y_was_1d = y.ndim == 1
         targets = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.float32)
         if first_call:

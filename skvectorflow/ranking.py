@@ -9,7 +9,7 @@ among the Hogwild threads like rows are for the other estimators.
 """
 
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
@@ -37,9 +37,14 @@ def _check_qid(qid, n_samples, method):
             f"{method}(X, y, qid=qid)). In a GridSearchCV or Pipeline, enable metadata routing "
             f"(sklearn.set_config(enable_metadata_routing=True)) so that qid reaches it."
         )
+    given = qid
     qid = np.asarray(qid)
     if qid.ndim != 1:
         qid = column_or_1d(qid, warn=False)
+    if qid.dtype.kind == "O" or (qid.dtype.kind in "US" and not isinstance(given, np.ndarray)):
+        # NumPy turns [1, "1"] into two equal strings, and str() of an object
+        # array does the same: ids of mixed types would merge queries.
+        _check_qid_types(given if qid.dtype.kind != "O" else qid)
     if qid.shape[0] != n_samples:
         raise ValueError(f"qid has {qid.shape[0]} values but X has {n_samples} rows.")
     if qid.dtype.kind == "f" and np.isnan(qid).any():
@@ -47,6 +52,32 @@ def _check_qid(qid, n_samples, method):
     if qid.dtype.kind == "O":
         qid = qid.astype(str)
     return qid
+
+
+def _qid_type(value):
+    """The kind of a query id, as far as telling ids apart goes."""
+    if isinstance(value, (str, np.str_)):
+        return "str"
+    if isinstance(value, (bytes, np.bytes_)):
+        return "bytes"
+    if isinstance(value, (Real, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return "number"
+    return type(value).__name__
+
+
+def _check_qid_types(values):
+    """Raise if query ids mix types (``1`` and ``"1"``), which would merge their queries."""
+    if not isinstance(values, list):
+        values = np.asarray(values, dtype=object).ravel()
+    kinds = {}
+    for value in values:
+        kinds.setdefault(_qid_type(value), value)
+        if len(kinds) > 1:
+            shown = ", ".join(f"{kind} ({example!r})" for kind, example in kinds.items())
+            raise ValueError(
+                f"qid mixes query ids of different types: {shown}. Ids that print alike, "
+                f"such as 1 and '1', would be merged into one query; pass qid of one type "
+                f"(all numbers or all strings).")
 
 
 def group_by_query(qid):

@@ -46,7 +46,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import FITTED_ATTRIBUTES_DOC, TRAINING_PARAMETERS_DOC
+from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMETERS_DOC, check_layer_widths,
+                    check_positive_size)
 from ._engine import network
 from .fields import DENSE_FIELD, check_field_map
 from .losses import compile_loss_callback
@@ -87,6 +88,10 @@ _FACTORIZATION_ATTRIBUTES_DOC = """
 
 class _FactorizationLayer:
     """What a factorization machine adds to an MLP estimator: its input layer and attributes."""
+
+    def _more_validate_params(self):
+        check_positive_size("n_factors", self.n_factors)
+        return super()._more_validate_params()
 
     def _network_layout(self, hidden_sizes, n_outputs, n_features):
         return network.make_layout([self.n_factors, *hidden_sizes, n_outputs],
@@ -271,21 +276,6 @@ class FactorizationMachineRegressor(_FactorizationLayer, SparseMLPRegressor):
             n_jobs=n_jobs)
 
 
-def _check_widths(name, widths, allow_none):
-    """A tuple of positive layer widths (or None where allowed), or raise naming ``name``."""
-    if widths is None and allow_none:
-        return None
-    if isinstance(widths, (Integral, np.integer)):
-        widths = (widths,)
-    try:
-        widths = tuple(int(w) for w in widths)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a sequence of positive integers, got {widths!r}.") from None
-    if any(w < 1 for w in widths):
-        raise ValueError(f"{name} must contain positive integers only, got {widths!r}.")
-    return widths
-
-
 _INTERACTIONS = {"dot": network.INTERACTION_DOT, "cat": network.INTERACTION_CAT}
 
 
@@ -426,8 +416,9 @@ class DLRMClassifier(SparseMLPClassifier):
         del self.hidden_layer_sizes  # set by the parent; top_mlp is this model's
 
     def _more_validate_params(self):
-        top = _check_widths("top_mlp", self.top_mlp, allow_none=False)
-        _check_widths("bottom_mlp", self.bottom_mlp, allow_none=True)
+        check_positive_size("embedding_dim", self.embedding_dim)
+        top = check_layer_widths("top_mlp", self.top_mlp)
+        check_layer_widths("bottom_mlp", self.bottom_mlp, allow_none=True)
         if self.loss_callback is not None:
             compile_loss_callback(self.loss_callback)
         return top
@@ -437,7 +428,7 @@ class DLRMClassifier(SparseMLPClassifier):
             field_of_column = np.full(n_features, DENSE_FIELD, dtype=np.int32)
         else:
             field_of_column, _ = check_field_map(self.field_of_column, n_features)
-        bottom = _check_widths("bottom_mlp", self.bottom_mlp, allow_none=True)
+        bottom = check_layer_widths("bottom_mlp", self.bottom_mlp, allow_none=True)
         n_dense = int(np.sum(field_of_column == DENSE_FIELD))
         if bottom is not None and n_dense == 0:
             raise ValueError(

@@ -1,6 +1,7 @@
 """Tests of ``python -m skvectorflow train``, ``predict`` and ``convert`` on tiny files."""
 
 import gzip
+import io
 import json
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import dump_svmlight_file
+from sklearn.datasets import dump_svmlight_file, load_svmlight_file
 
 from skvectorflow import (
     DLRMClassifier,
@@ -31,7 +32,7 @@ from skvectorflow.datasets import (
     make_sparse_regression,
     make_sparse_survival,
 )
-from skvectorflow.io import load_csr
+from skvectorflow.io import load_csr, load_model
 from skvectorflow.survival import make_survival_target
 
 N_FEATURES = 300
@@ -101,7 +102,7 @@ def test_train_then_predict_subprocess(classification_files, tmp_path):
     assert f"read {folder / 'train.svm'}: 500 rows x {N_FEATURES} columns" in out
     assert out.count("Epoch ") == 2  # progress: the estimator's verbose lines
     assert "held-out scores (100 rows): accuracy " in out and "ROC AUC" in out
-    model = joblib.load(model_path)
+    model = load_model(model_path)
     assert isinstance(model, SparseMLPClassifier)
     assert model.hidden_layer_sizes == (8,) and model.n_iter_ == 2
 
@@ -136,7 +137,7 @@ def test_every_model_trains_scores_and_predicts(model_name, estimator_class, fil
     out = capsys.readouterr().out
     assert status == 0
     assert "held-out scores" in out
-    model = joblib.load(model_path)
+    model = load_model(model_path)
     assert isinstance(model, estimator_class)
     assert main(["predict", str(model_path), str(data)]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -156,7 +157,7 @@ def test_survival_labels_are_signed_times(files_by_model, tmp_path, capsys):
     expected = SurvivalExponentialRegressor(max_iter=3, tol=None, n_jobs=1, random_state=5)
     expected.fit(X, make_survival_target(y["event"], y["time"]))
     # The file holds float64 text: times round-trip to the last bit of float32.
-    np.testing.assert_allclose(joblib.load(model_path).predict(X), expected.predict(X),
+    np.testing.assert_allclose(load_model(model_path).predict(X), expected.predict(X),
                                rtol=1e-5)
 
 
@@ -180,7 +181,7 @@ def test_npz_trains_the_same_model_as_svmlight(classification_files, tmp_path, c
         path = tmp_path / f"{data.suffix}.joblib"
         assert main(["train", str(data), "--epochs", "2", "--n-jobs", "1", "-q",
                      "-o", str(path)]) == 0
-        models.append(joblib.load(path))
+        models.append(load_model(path))
     np.testing.assert_array_equal(models[0].coefs_[0], models[1].coefs_[0])
 
 
@@ -192,7 +193,7 @@ def test_params_flags_reach_the_estimator(classification_files, tmp_path, capsys
                  "--l1", "0.0001", "--batch-size", "4", "--epochs", "1", "--n-features", "512",
                  "--param", "shuffle_block_size=16", "--param", "loss='hinge'", "-q",
                  "-o", str(path)]) == 0
-    model = joblib.load(path)
+    model = load_model(path)
     params = model.get_params()
     assert params["hidden_layer_sizes"] == (6, 3) and params["activation"] == "tanh"
     assert params["optimizer"] == "rowwise_adagrad" and params["learning_rate_init"] == 0.1
@@ -213,7 +214,7 @@ def test_predict_ignores_columns_the_model_never_saw(classification_files, tmp_p
     n_unseen = int((X_test.indices >= 200).sum())
     assert n_unseen > 0
     assert f"ignored {n_unseen:,} non-zeros in columns >= 200" in captured.err
-    expected = joblib.load(path).predict(X_test[:, :200].astype(np.float32))
+    expected = load_model(path).predict(X_test[:, :200].astype(np.float32))
     np.testing.assert_array_equal(np.loadtxt(captured.out.splitlines()), expected)
 
 
@@ -240,6 +241,8 @@ def _write(path, text):
     ("1 0:1\n0 3:1 1:1\n", ["bad.svm, line 2:", "column 1 after column 3", "sorted and unique"]),
     ("1 0:1\n0 1:1 qid:4\n", ["bad.svm, line 2:", "qid must come right after the label"]),
     ("", ["bad.svm: no rows"]),
+    # sklearn's parser raised a 39-line OverflowError traceback here.
+    ("1 0:1\n0 2147483653:1\n", ["bad.svm, line 2:", "column 2147483653 is beyond 2,147,483,646"]),
 ])
 def test_malformed_training_file(text, fragments, tmp_path):
     data = _write(tmp_path / "bad.svm", text)
@@ -266,10 +269,12 @@ def test_model_file_that_is_not_ours(tmp_path, classification_files):
     folder, _, _ = classification_files
     text_file = _write(tmp_path / "notes.txt", "not a model\n")
     result = _run("predict", text_file, folder / "test.svm")
+    _assert_one_line_error(result, "notes.txt: not a skvectorflow model file", "--allow-pickle")
+    result = _run("predict", text_file, folder / "test.svm", "--allow-pickle")
     _assert_one_line_error(result, "notes.txt: not a model file written by 'skvectorflow train'")
     other = tmp_path / "other.joblib"
     joblib.dump({"weights": [1, 2]}, other)
-    result = _run("predict", other, folder / "test.svm")
+    result = _run("predict", other, folder / "test.svm", "--allow-pickle")
     _assert_one_line_error(result, "other.joblib: holds a dict, not a skvectorflow model")
 
 
@@ -367,7 +372,7 @@ def test_convert_then_train_from_the_memory_map_equals_training_from_text(
         path = tmp_path / f"{data.name}.joblib"
         assert main(["train", str(data), "--epochs", "2", "--n-jobs", "1", "-q",
                      "--n-features", str(N_FEATURES), "-o", str(path)]) == 0
-        models.append(joblib.load(path))
+        models.append(load_model(path))
     np.testing.assert_array_equal(models[0].coefs_[0], models[1].coefs_[0])
     assert main(["predict", str(tmp_path / "train.joblib"), str(mapped)]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 500
@@ -479,7 +484,7 @@ def test_recommendation_models_train_and_predict_from_a_criteo_folder(
                   "--n-jobs", "1", "--validation-fraction", "0.25", "-o", model_path)
     assert result.returncode == 0, result.stderr
     assert "held-out scores (100 rows): accuracy " in result.stdout
-    model = joblib.load(model_path)
+    model = load_model(model_path)
     assert isinstance(model, {"fm-classifier": FactorizationMachineClassifier,
                               "dlrm-classifier": DLRMClassifier}[model_name])
     params = model.get_params()
@@ -506,7 +511,7 @@ def test_dlrm_reads_an_explicit_field_map(criteo_folder, tmp_path, capsys):
                  "--field-map", str(tmp_path / "fields.npy"), "--embedding-dim", "4",
                  "--bottom-mlp", "4", "--top-mlp", "4", "--epochs", "1", "--n-jobs", "1", "-q",
                  "-o", str(path)]) == 0
-    assert joblib.load(path).n_features_in_ == width
+    assert load_model(path).n_features_in_ == width
     assert main(["predict", str(path), str(tmp_path / "day_0.svm")]) == 0
     assert len(capsys.readouterr().out.splitlines()) == X.shape[0]
 
@@ -597,3 +602,148 @@ def test_compile_only_compiles_the_kernels_named(capsys):
     assert main(["compile", "--only", "sum, adagrad, binary_log_loss", "--only", "lbfgs"]) == 2
     err = capsys.readouterr().err
     assert "--only: no kernel's name contains 'lbfgs'" in err and len(err.splitlines()) == 1
+
+
+# ---- failures below the readers' checks are one line naming the file (issue 22, item 4) ----
+
+def _main_error(capsys, *argv):
+    """Run ``main`` in this process; return its status and its one line of stderr."""
+    status = main([str(arg) for arg in argv])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    return status, lines[0]
+
+
+def test_a_column_id_beyond_int32_in_convert_names_its_line(tmp_path, capsys):
+    data = _write(tmp_path / "over.svm", "1 0:1\n0 2147483653:1\n")
+    status, line = _main_error(capsys, "convert", data, tmp_path / "out", "--quiet")
+    assert status == 1
+    assert "over.svm, line 2:" in line and "beyond 2**31 - 2" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_of_memory_names_the_file_and_the_likely_cause(tmp_path, capsys, monkeypatch):
+    # A column id near 2**31 makes a table of 2**31 rows: numpy raises MemoryError
+    # where memory is short (simulated here, as the allocation may succeed).
+    from skvectorflow import _base
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 16.0 GiB for an array with shape (2147483601, 2)")
+
+    monkeypatch.setattr(_base.network, "init_network", out_of_memory)
+    data = _write(tmp_path / "wide.svm", "1 0:1\n0 2147483600:1\n")
+    status, line = _main_error(capsys, "train", data, "-o", tmp_path / "m.svf", "-q")
+    assert status == 1
+    assert line.startswith("skvectorflow train: error: ")
+    assert "wide.svm: out of memory (Unable to allocate 16.0 GiB" in line
+    assert "largest column id" in line
+    assert not (tmp_path / "m.svf").exists()
+
+
+def _truncated_gzip(path, text):
+    whole = gzip.compress(text.encode())
+    path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
+def test_truncated_gzip_is_one_line_naming_the_file(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    text = "".join(f"{i % 2} {rng.integers(100)}:1 {100 + rng.integers(100)}:2\n"
+                   for i in range(3000))
+    data = _truncated_gzip(tmp_path / "cut.svm.gz", text)
+    status, line = _main_error(capsys, "convert", data, tmp_path / "out", "--quiet")
+    assert status == 1 and "cut.svm.gz" in line and "truncated or corrupt" in line
+    status, line = _main_error(capsys, "train", data, "-o", tmp_path / "m.svf", "-q")
+    assert status == 1 and "cut.svm.gz" in line
+
+
+def test_truncated_criteo_gzip_is_one_line_naming_the_file(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = ["\t".join([str(i % 2), *(str(v) for v in rng.integers(0, 100, 13)),
+                       *(format(int(v), "08x") for v in rng.integers(0, 1 << 30, 26))])
+            for i in range(2000)]
+    data = _truncated_gzip(tmp_path / "day.gz", "\n".join(rows) + "\n")
+    status, line = _main_error(capsys, "convert", data, tmp_path / "out", "--format", "criteo",
+                               "--quiet")
+    assert status == 1
+    assert "day.gz: cannot be read" in line and "truncated or corrupt" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_eof_below_the_readers_is_still_one_line(tmp_path, capsys, monkeypatch):
+    # The fallback in main: an EOFError from anywhere names the command's input file.
+    import skvectorflow.__main__ as cli
+
+    def cut_short(*args, **kwargs):
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+    monkeypatch.setattr(cli, "read_data_file", cut_short)
+    data = _write(tmp_path / "ok.svm", "1 0:1\n0 1:1\n")
+    status, line = _main_error(capsys, "train", data, "-o", tmp_path / "m.svf", "-q")
+    assert status == 1
+    assert "ok.svm: the file ends early or is corrupt" in line
+
+
+# ---- the safe model format (issue 22, item 5) ----
+
+class _Evil:
+    """Unpickling this makes a folder: the stand-in for any code a pickle can run."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.mkdir, (self.marker,)
+
+
+def test_predict_refuses_a_pickle_without_running_it(tmp_path, classification_files, capsys):
+    folder, _, _ = classification_files
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.joblib"
+    joblib.dump(_Evil(str(marker)), evil)
+    status, line = _main_error(capsys, "predict", evil, folder / "test.svm")
+    assert status == 1
+    assert "evil.joblib: not a skvectorflow model file" in line and "--allow-pickle" in line
+    assert not marker.exists()  # refused before a byte of the pickle was run
+
+
+def test_train_writes_the_safe_format_and_predict_reads_it(tmp_path, classification_files,
+                                                           capsys):
+    folder, _, _ = classification_files
+    path = tmp_path / "m.skvf"
+    assert main(["train", str(folder / "train.svm"), "-o", str(path), "-q", "--epochs", "2",
+                 "--random-state", "0"]) == 0
+    with np.load(path, allow_pickle=False) as archive:
+        assert "model.json" in archive.files
+    model = load_model(path)
+    capsys.readouterr()
+    assert main(["predict", str(path), str(folder / "test.svm")]) == 0
+    written = np.loadtxt(io.StringIO(capsys.readouterr().out))
+    X, _ = load_svmlight_file(str(folder / "test.svm"), n_features=N_FEATURES, dtype=np.float32)
+    np.testing.assert_array_equal(written, model.predict(X))
+
+
+def test_train_pickle_needs_allow_pickle_to_predict(tmp_path, classification_files, capsys):
+    folder, _, _ = classification_files
+    path = tmp_path / "m.joblib"
+    assert main(["train", str(folder / "train.svm"), "-o", str(path), "-q", "--epochs", "1",
+                 "--pickle"]) == 0
+    model = joblib.load(path)
+    capsys.readouterr()
+    status, line = _main_error(capsys, "predict", path, folder / "test.svm")
+    assert status == 1 and "--allow-pickle" in line
+    assert main(["predict", str(path), str(folder / "test.svm"), "--allow-pickle"]) == 0
+    X, _ = load_svmlight_file(str(folder / "test.svm"), n_features=N_FEATURES, dtype=np.float32)
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(capsys.readouterr().out)),
+                                  model.predict(X))
+
+
+def test_predict_names_an_edited_model_file(tmp_path, classification_files, capsys):
+    folder, _, _ = classification_files
+    path = tmp_path / "m.skvf"
+    assert main(["train", str(folder / "train.svm"), "-o", str(path), "-q", "--epochs", "1"]) == 0
+    path.write_bytes(path.read_bytes()[:-100])  # truncated
+    capsys.readouterr()
+    status, line = _main_error(capsys, "predict", path, folder / "test.svm")
+    assert status == 1 and "m.skvf: not a skvectorflow model file, or truncated or corrupt" in line

@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import sys
 
 import numpy as np
@@ -13,6 +14,9 @@ from sklearn.datasets import dump_svmlight_file, load_svmlight_file
 from sklearn.linear_model import SGDClassifier
 
 from skvectorflow import (
+    DLRMClassifier,
+    FactorizationMachineClassifier,
+    FactorizationMachineRegressor,
     SparseMLPClassifier,
     SparseMLPRanker,
     SparseMLPRegressor,
@@ -44,9 +48,12 @@ from skvectorflow.io import (
     fit_stream,
     load_csr,
     load_field_map,
+    load_model,
     save_csr,
+    save_model,
     svmlight,
 )
+from skvectorflow.io import model_format
 
 
 @pytest.fixture(scope="module")
@@ -651,3 +658,229 @@ def test_fit_stream_takes_a_generator_for_one_epoch_and_reports_chunks(classific
     assert [line.split(":")[0] for line in lines] == [
         "epoch 1, chunk 0", "epoch 1, chunk 1", "epoch 1, chunk 2"]
     assert "500 rows in" in lines[0]
+
+
+# ---- the safe model format: save_model / load_model (issue 22, item 5) ----
+
+def _fitted_models():
+    """One small fitted model of every estimator class (and a DataFrame-fitted one)."""
+    import pandas as pd
+
+    X, y = make_sparse_classification(n_samples=240, n_features=40, nnz_per_row=6, n_classes=3,
+                                      random_state=0)
+    X_reg, y_reg = make_sparse_regression(n_samples=240, n_features=40, nnz_per_row=6,
+                                          random_state=0)
+    X_rank, y_rank, qid = make_sparse_ranking(n_queries=30, docs_per_query=8, n_features=40,
+                                              random_state=0)
+    X_surv, y_surv = make_sparse_survival(n_samples=240, n_features=40, nnz_per_row=6,
+                                          random_state=0)
+    X_ctr, y_ctr, field_of_column = make_criteo_like(300, hash_bits=4, random_state=0)
+    frame = pd.DataFrame(X[:, :8].toarray(), columns=[f"f{i}" for i in range(8)])
+    labels = np.array(["ham", "spam", "eggs"], dtype=object)[y]
+    common = {"max_iter": 2, "tol": None, "random_state": 0}
+    return [
+        (SparseMLPClassifier(hidden_layer_sizes=(4,), **common), X, y, {}),
+        (SparseMLPClassifier(**common), frame, labels, {}),
+        (SparseMLPRegressor(hidden_layer_sizes=(3,), optimizer="adam", **common), X_reg,
+         np.column_stack([y_reg, -y_reg]), {}),
+        (SurvivalExponentialRegressor(**common), X_surv, y_surv, {}),
+        (SparseMLPRanker(hidden_layer_sizes=(4,), **common), X_rank, y_rank, {"qid": qid}),
+        (FactorizationMachineClassifier(n_factors=3, **common), X, y % 2, {}),
+        (FactorizationMachineRegressor(n_factors=3, optimizer="sgd", **common), X_reg, y_reg, {}),
+        (DLRMClassifier(field_of_column=field_of_column, embedding_dim=4, bottom_mlp=(4,),
+                        top_mlp=(4,), **common), X_ctr, y_ctr, {}),
+    ]
+
+
+_MODELS = _fitted_models()
+
+
+def _outputs(model, X):
+    if hasattr(model, "predict_proba"):
+        return model.predict(X), model.predict_proba(X)
+    return (model.predict(X),)
+
+
+@pytest.mark.parametrize("model, X, y, fit_params", _MODELS,
+                         ids=[f"{type(m[0]).__name__}-{i}" for i, m in enumerate(_MODELS)])
+def test_model_round_trip_predicts_identically_and_trains_on(model, X, y, fit_params, tmp_path):
+    model.fit(X, y, **fit_params)
+    path = tmp_path / "model.skvf"
+    save_model(model, path)
+    loaded = load_model(path)
+    assert type(loaded) is type(model)
+    for expected, got in zip(_outputs(model, X), _outputs(loaded, X)):
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    params, loaded_params = model.get_params(), loaded.get_params()
+    for name, value in params.items():
+        np.testing.assert_array_equal(loaded_params[name], value)
+    for name in ("classes_", "feature_names_in_"):
+        if hasattr(model, name):
+            np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
+            assert getattr(loaded, name).dtype == getattr(model, name).dtype
+    assert loaded.n_iter_ == model.n_iter_ and loaded.t_ == model.t_
+    assert loaded.loss_curve_ == model.loss_curve_
+    # The optimizer state came back: one more epoch on each gives the same model.
+    if isinstance(model, SparseMLPClassifier):
+        fit_params = {**fit_params, "classes": model.classes_}
+    model.partial_fit(X, y, **fit_params)
+    loaded.partial_fit(X, y, **fit_params)
+    for expected, got in zip(_outputs(model, X), _outputs(loaded, X)):
+        np.testing.assert_array_equal(got, expected)
+
+
+def _small_saved_model(tmp_path):
+    model, X, y, _ = _MODELS[0]
+    model.fit(X, y)
+    path = tmp_path / "model.skvf"
+    save_model(model, path)
+    return path
+
+
+def _rewrite(path, edit):
+    """Rewrite a model file after ``edit(arrays, document)``, keeping or not its digests."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    document = json.loads(arrays.pop("model.json").tobytes())
+    edit(arrays, document)
+    arrays["model.json"] = np.frombuffer(json.dumps(document).encode(), dtype=np.uint8)
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def _relist(arrays, document):
+    """Make the document's array records match the (edited) arrays, as a careful forger would."""
+    document["arrays"] = {name: {"dtype": a.dtype.str, "shape": list(a.shape),
+                                 "sha256": model_format._digest(a)}
+                          for name, a in arrays.items()}
+
+
+def _set_class(name):
+    def edit(arrays, document):
+        document["class"] = name
+    return edit
+
+
+def _set_version(arrays, document):
+    document["format_version"] = model_format.FORMAT_VERSION + 1
+
+
+def _drop_state(arrays, document):
+    del arrays["dense_state"]
+
+
+def _add_array(arrays, document):
+    arrays["payload"] = np.zeros(3)
+
+
+def _edit_weights(arrays, document):
+    arrays["dense_params"] = arrays["dense_params"] + np.float32(1)
+
+
+def _narrow_table(arrays, document):
+    arrays["input_table"] = np.ascontiguousarray(arrays["input_table"][:, :-1])
+    _relist(arrays, document)
+
+
+def _shorten_dense_params(arrays, document):
+    arrays["dense_params"] = arrays["dense_params"][:-1].copy()
+    _relist(arrays, document)
+
+
+def _float64_table(arrays, document):
+    arrays["input_table"] = arrays["input_table"].astype(np.float64)
+    _relist(arrays, document)
+
+
+def _change_hidden(arrays, document):
+    document["params"]["hidden_layer_sizes"] = {"tuple": [5]}
+
+
+def _callable_param(arrays, document):
+    document["params"]["loss_callback"] = {"code": "__import__('os').system('true')"}
+
+
+def _unknown_param(arrays, document):
+    document["params"]["evil"] = 1
+
+
+def _bad_attribute(arrays, document):
+    document["attributes"]["n_features_in_"] = -3
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (_set_class("Popen"), "names the class 'Popen', which is not one of"),
+    (_set_class("LogisticRegression"), "names the class 'LogisticRegression'"),
+    (_set_version, "written in model format version 2"),
+    (_drop_state, "array(s) dense_state listed in model.json are missing"),
+    (_add_array, "holds array(s) payload that model.json does not list"),
+    (_edit_weights, "array 'dense_params' does not match its SHA-256"),
+    (_narrow_table, "input_table is float32 of shape (40, 7)"),
+    (_shorten_dense_params, "dense_params is float32 of shape"),
+    (_float64_table, "input_table is float64"),
+    (_change_hidden, "the network layout's layer_sizes [4, 3] is not the one the parameters give ([5, 3])"),
+    (_callable_param, "parameter 'loss_callback' has a value of an unknown form"),
+    (_unknown_param, "has no parameter(s) evil"),
+    (_bad_attribute, "fitted attribute n_features_in_ has an invalid value -3"),
+])
+def test_load_model_refuses_an_edited_file(edit, fragment, tmp_path):
+    path = _small_saved_model(tmp_path)
+    _rewrite(path, edit)
+    with pytest.raises(ValueError, match=re.escape(f"{path}: ")) as error:
+        load_model(path)
+    assert fragment in str(error.value)
+
+
+def test_load_model_refuses_a_truncated_or_foreign_file(tmp_path):
+    path = _small_saved_model(tmp_path)
+    content = path.read_bytes()
+    for cut in (10, len(content) // 2, len(content) - 30):
+        path.write_bytes(content[:cut])
+        with pytest.raises(ValueError, match="truncated or corrupt"):
+            load_model(path)
+    np.savez(tmp_path / "plain.npz", x=np.arange(3))
+    with pytest.raises(ValueError, match="no model.json document"):
+        load_model(tmp_path / "plain.npz")
+    with pytest.raises(ValueError, match="no such file"):
+        load_model(tmp_path / "missing.skvf")
+
+
+def test_load_model_refuses_invalid_json(tmp_path):
+    path = _small_saved_model(tmp_path)
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["model.json"] = np.frombuffer(b"{not json", dtype=np.uint8)
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+    with pytest.raises(ValueError, match="model.json is not valid JSON"):
+        load_model(path)
+
+
+def test_save_model_refuses_what_json_cannot_hold(tmp_path):
+    from skvectorflow.losses import BUILTIN_CALLBACKS
+
+    model, X, y, _ = _MODELS[0]
+
+    def squared(pred, target, weight, grad):
+        return 0.0
+
+    with pytest.raises(ValueError, match="loss_callback=.* cannot be saved without code"):
+        save_model(model.fit(X, y).set_params(loss_callback=squared), tmp_path / "m.skvf")
+    with pytest.raises(ValueError, match="RandomState"):
+        save_model(model.set_params(loss_callback=None, random_state=np.random.RandomState(0)),
+                   tmp_path / "m.skvf")
+    with pytest.raises(ValueError, match="not fitted"):
+        save_model(SparseMLPClassifier(), tmp_path / "m.skvf")
+
+    class Subclass(SparseMLPClassifier):
+        pass
+
+    with pytest.raises(ValueError, match="got a Subclass"):
+        save_model(Subclass(max_iter=1).fit(X, y), tmp_path / "m.skvf")
+    # A built-in loss named as a callback is plain data, and saves.
+    assert "multinomial_log_loss" in BUILTIN_CALLBACKS
+    named = SparseMLPClassifier(loss_callback="multinomial_log_loss", max_iter=1).fit(X, y)
+    save_model(named, tmp_path / "named.skvf")
+    np.testing.assert_array_equal(load_model(tmp_path / "named.skvf").predict_proba(X),
+                                  named.predict_proba(X))

@@ -11,6 +11,7 @@ import math
 import pickle
 import re
 import threading
+import warnings
 
 import joblib
 import numba
@@ -1335,3 +1336,53 @@ def test_float32_csr_predict_path_checks_like_sklearn(container):
         model.predict(container(X[:, :29]))
     with pytest.raises(ValueError, match="0 sample"):
         model.predict(container(X[:0]))
+
+
+# ---- silent input cases that are now errors or warnings (issue 22, item 4) ----
+
+def _tiny_regression(n_samples=300):
+    X = sp.random(n_samples, 20, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    return X, np.arange(n_samples) % 3
+
+
+@pytest.mark.parametrize("sizes", [(2.5,), (2.0,), (True,), (4, 1.5), ("3",), [None]])
+def test_non_integer_hidden_layer_sizes_are_refused(sizes):
+    # (2.5,) used to train a 2-unit layer; 2.0 is refused too, as MLPClassifier refuses it.
+    X, y = _tiny_regression()
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be a positive integer"):
+        SparseMLPRegressor(hidden_layer_sizes=sizes, max_iter=1).fit(X, y)
+
+
+@pytest.mark.parametrize("sizes, widths", [((3,), [3, 1]), (np.array([3, 2]), [3, 2, 1]),
+                                           ((np.int64(2),), [2, 1]), (4, [4, 1]), ((), [1])])
+def test_integer_hidden_layer_sizes_are_accepted(sizes, widths):
+    X, y = _tiny_regression()
+    model = SparseMLPRegressor(hidden_layer_sizes=sizes, max_iter=1, tol=None).fit(X, y)
+    assert list(model._network.layout.layer_sizes) == widths
+
+
+def test_y_without_columns_names_y():
+    X, _ = _tiny_regression()
+    with pytest.raises(ValueError, match=r"y has 0 columns \(shape \(300, 0\)\)"):
+        SparseMLPRegressor(max_iter=1).fit(X, np.zeros((300, 0)))
+
+
+def test_poisson_predictions_at_the_cap_warn():
+    X, _ = _tiny_regression()
+    counts = np.full(X.shape[0], 1e15)
+    model = SparseMLPRegressor("poisson", max_iter=20, tol=None, learning_rate_init=0.5,
+                               random_state=0)
+    with pytest.warns(UserWarning, match=r"y has values above exp\(30\) = 1.069e\+13"):
+        model.fit(X, counts)
+    with pytest.warns(UserWarning, match=r"Poisson predictions were capped at exp\(30\)"):
+        predictions = model.predict(X[:5])
+    np.testing.assert_allclose(predictions, np.exp(30.0))
+
+
+def test_poisson_predictions_below_the_cap_do_not_warn():
+    X, _ = _tiny_regression()
+    counts = np.arange(X.shape[0]) % 5
+    model = SparseMLPRegressor("poisson", max_iter=2, tol=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X, counts).predict(X)

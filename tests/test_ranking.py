@@ -333,3 +333,20 @@ def test_metric_and_label_limits_are_clear_errors():
         mean_ndcg([1.0, 0.0], [0.1, 0.2], qid=[0, 0], k=0)
     with pytest.raises(ValueError, match="y_true has 2 values but y_score has 3"):
         mean_ndcg([1.0, 0.0], [0.1, 0.2, 0.3], qid=[0, 0])
+
+
+@pytest.mark.parametrize("make_qid", [lambda n: [1, "1"] * (n // 2),
+                                      lambda n: np.array([1, "1"] * (n // 2), dtype=object)])
+def test_qid_mixing_types_is_refused(make_qid):
+    # np.asarray([1, "1"]) is two equal strings: the two queries would be merged.
+    X = sp.random(40, 10, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    y = np.arange(40) % 3
+    with pytest.raises(ValueError, match=r"qid mixes query ids of different types: number \(1\), str"):
+        SparseMLPRanker(max_iter=1).fit(X, y, qid=make_qid(40))
+
+
+def test_qid_of_strings_or_of_numbers_is_accepted():
+    X = sp.random(40, 10, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    y = np.arange(40) % 3
+    for qid in (["a", "b"] * 20, np.array(["a", "b"] * 20, dtype=object), [1, 2.0] * 20):
+        SparseMLPRanker(max_iter=1, tol=None).fit(X, y, qid=qid)

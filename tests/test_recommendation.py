@@ -491,3 +491,17 @@ def test_every_shared_training_parameter_is_a_parameter_here_too(estimator, pare
     # A parameter the base reads but the signature lacks would be lost by clone.
     shared = set(parent.get_params()) - {"hidden_layer_sizes"}
     assert shared <= set(estimator.get_params()), shared - set(estimator.get_params())
+
+
+@pytest.mark.parametrize("Estimator, params, fragment", [
+    (FactorizationMachineRegressor, {"n_factors": True}, "n_factors must be a positive integer"),
+    (FactorizationMachineClassifier, {"hidden_layer_sizes": (2.5,)}, "hidden_layer_sizes must be"),
+    (DLRMClassifier, {"embedding_dim": True}, "embedding_dim must be a positive integer"),
+    (DLRMClassifier, {"top_mlp": (2.5,)}, "top_mlp must be a positive integer"),
+    (DLRMClassifier, {"bottom_mlp": (4.0,)}, "bottom_mlp must be a positive integer"),
+])
+def test_non_integer_sizes_are_refused(Estimator, params, fragment):
+    X = sp.random(60, 12, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    y = np.arange(60) % 2
+    with pytest.raises(ValueError, match=fragment):
+        Estimator(max_iter=1, **params).fit(X, y)

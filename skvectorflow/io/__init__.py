@@ -10,12 +10,16 @@
 - :class:`SvmlightReader`, :class:`ParquetReader`: CSR chunks of a text or
   Parquet file, Parquet columns hashed into features.
 - :func:`fit_stream`: ``partial_fit`` over any iterable of chunks.
+- :func:`save_model`, :func:`load_model`: a fitted estimator as NumPy arrays
+  and a JSON document, loaded without executing code from the file
+  (``skvectorflow.io.model_format``), unlike a pickle.
 
 See ``docs/out_of_core.md``.
 """
 
 from .conversion import READERS, convert
 from .csr_format import CSRWriter, load_csr, load_field_map, save_csr
+from .model_format import load_model, save_model
 from .parquet import ParquetReader
 from .streaming import fit_stream
 from .svmlight import SvmlightReader
@@ -29,5 +33,7 @@ __all__ = [
     "fit_stream",
     "load_csr",
     "load_field_map",
+    "load_model",
     "save_csr",
+    "save_model",
 ]

@@ -132,9 +132,13 @@ class SvmlightReader:
 
     def _parse(self, block):
         """Parse a block of whole lines; raise ValueError on any bad line or value."""
-        parsed = load_svmlight_file(io.BytesIO(block), n_features=self.n_features,
-                                    dtype=np.float32, zero_based=self.zero_based,
-                                    query_id=self.query_id)
+        try:
+            parsed = load_svmlight_file(io.BytesIO(block), n_features=self.n_features,
+                                        dtype=np.float32, zero_based=self.zero_based,
+                                        query_id=self.query_id)
+        except OverflowError:  # the parser reads column ids as C ints
+            raise ValueError(f"a column index is beyond 2**31 - 2, the largest the engine's "
+                             f"int32 column indices hold") from None
         if not np.isfinite(parsed[0].data).all() or not np.isfinite(parsed[1]).all():
             raise ValueError("a value is NaN, infinite or too large for float32")
         return parsed
