@@ -816,7 +816,7 @@ def _bad_attribute(arrays, document):
     (_drop_state, "array(s) dense_state listed in model.json are missing"),
     (_add_array, "holds array(s) payload that model.json does not list"),
     (_edit_weights, "array 'dense_params' does not match its SHA-256"),
-    (_narrow_table, "input_table is float32 of shape (40, 7)"),
+    (_narrow_table, "input_table is float32 of shape (40, 8)"),
     (_shorten_dense_params, "dense_params is float32 of shape"),
     (_float64_table, "input_table is float64"),
     (_change_hidden, "the network layout's layer_sizes [4, 3] is not the one the parameters give ([5, 3])"),

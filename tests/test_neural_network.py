@@ -1266,7 +1266,7 @@ def test_as_engine_csr_shares_memory_with_float32_int32_csr():
     rng = np.random.default_rng(55)
     X, _ = _make_data(SparseMLPRegressor, rng)
     assert X.data.dtype == np.float32 and X.indices.dtype == np.int32
-    indptr, indices, data = _base.as_engine_csr(X)
+    indptr, indices, data = _base.as_engine_csr(X).arrays
     assert np.shares_memory(data, X.data)
     assert np.shares_memory(indices, X.indices)
     assert indptr.dtype == np.int64 and data.dtype == np.float32 and indices.dtype == np.int32
@@ -1296,7 +1296,7 @@ def test_fit_uses_read_only_float32_csr_without_copy(Estimator, csr_class, monke
                       n_jobs=1).fit(X, y)
     model.predict(X)
     assert len(seen) == 2  # one in fit, one in predict
-    for _, indices, data in seen:
+    for _, indices, data, _ in seen:
         assert np.shares_memory(data, X.data)
         assert np.shares_memory(indices, X.indices)
     assert model.loss_curve_[-1] < model.loss_curve_[0]
