@@ -1,4 +1,4 @@
-"""Update rules: SGD, AdaGrad, row-wise AdaGrad and Adam, sparse-aware.
+"""Update rules: SGD, AdaGrad, row-wise AdaGrad, Adam and FTRL-Proximal, sparse-aware.
 
 Contract
 --------
@@ -14,7 +14,7 @@ update, or ``1 / batch_count`` when a mini-batch is averaged).
   segment through ``update_dense_params``).
 
 Each optimizer is a module of this package (``sgd``, ``adagrad``,
-``rowwise_adagrad``, ``adam``) holding the same four compiled functions:
+``rowwise_adagrad``, ``adam``, ``ftrl``) holding the same four compiled functions:
 ``step_rate(config, step)``, ``input_rows(...)``, ``catch_up(...)`` (the
 lazy penalty of one row) and ``dense(...)``.  The
 epoch kernels take the module (``OPTIMIZER_RULES[code]``) as a compile-time
@@ -27,6 +27,8 @@ the input table's L1 and L2 are applied lazily, when a row is touched and at
 the end of each epoch (``hogwild.bring_rows_current``), in closed form
 (``regularization`` states the exact meaning per optimizer); dense weights
 take ``alpha * w`` in their gradient and L1's proximal step on every update.
+FTRL-Proximal is the exception: its L1 and L2 are per-coordinate terms of
+its closed form (``ftrl``), and its lazy penalty only moves the stamp.
 Biases are not penalised.
 
 State per parameter (``input_state_width`` columns per table row, the
@@ -42,6 +44,7 @@ adagrad            accumulator per weight,      one accumulator
 rowwise_adagrad    accumulator per row, stamp   one accumulator
 adam               first and second moments,    first and second moments
                    stamp
+ftrl               z and n per weight, stamp    z and n
 =================  ===========================  =======================
 
 Row-wise AdaGrad (as in DLRM) accumulates the mean squared gradient of a row:
@@ -57,7 +60,7 @@ same weight may lose an update, never corrupt memory.
 import numba
 import numpy as np
 
-from . import adagrad, adam, rowwise_adagrad, sgd
+from . import adagrad, adam, ftrl, rowwise_adagrad, sgd
 from .learning_rate import CONSTANT, INVSCALING, LEARNING_RATE_CODES
 from .regularization import MAX_PENALTY_STEPS, cumulative_rate
 
@@ -65,30 +68,37 @@ SGD = 0
 ADAGRAD = 1
 ROWWISE_ADAGRAD = 2
 ADAM = 3
+FTRL = 4
 
 OPTIMIZER_CODES = {
     "sgd": SGD,
     "adagrad": ADAGRAD,
     "rowwise_adagrad": ROWWISE_ADAGRAD,
     "adam": ADAM,
+    "ftrl": FTRL,
 }
 
 # Each optimizer's compiled functions, by code.
-OPTIMIZER_RULES = {SGD: sgd, ADAGRAD: adagrad, ROWWISE_ADAGRAD: rowwise_adagrad, ADAM: adam}
+OPTIMIZER_RULES = {SGD: sgd, ADAGRAD: adagrad, ROWWISE_ADAGRAD: rowwise_adagrad, ADAM: adam, FTRL: ftrl}
 
-__all__ = ["ADAGRAD", "ADAM", "CATCH_UP_ROWS", "CONSTANT", "INVSCALING", "LEARNING_RATE_CODES",
+# Optimizers whose ``catch_up`` has work to do without a penalty: FTRL's
+# recomputes a row's weights from its state (``ftrl.catch_up``).
+CATCH_UP_WITHOUT_PENALTY = {FTRL}
+
+__all__ = ["ADAGRAD", "ADAM", "CATCH_UP_ROWS", "CATCH_UP_WITHOUT_PENALTY", "CONSTANT", "FTRL", "INVSCALING",
+           "LEARNING_RATE_CODES",
            "MAX_PENALTY_STEPS", "OPTIMIZER_CODES", "OPTIMIZER_RULES", "ROWWISE_ADAGRAD", "SGD",
            "dense_state_width", "input_state_width", "update_dense_params"]
 
 
 def input_state_width(optimizer, h0):
     """Columns per input-table row of width ``h0`` after its weights: optimizer state and the step stamp."""
-    return {SGD: 0, ADAGRAD: h0, ROWWISE_ADAGRAD: 1, ADAM: 2 * h0}[optimizer] + 1
+    return {SGD: 0, ADAGRAD: h0, ROWWISE_ADAGRAD: 1, ADAM: 2 * h0, FTRL: 2 * h0}[optimizer] + 1
 
 
 def dense_state_width(optimizer):
     """Optimizer-state values per dense parameter."""
-    return {SGD: 0, ADAGRAD: 1, ROWWISE_ADAGRAD: 1, ADAM: 2}[optimizer]
+    return {SGD: 0, ADAGRAD: 1, ROWWISE_ADAGRAD: 1, ADAM: 2, FTRL: 2}[optimizer]
 
 
 def _make_catch_up_rows(rules):
