@@ -779,6 +779,11 @@ class BaseSparseMLP(BaseEstimator):
         output_bias_start = int(layout.bias_offsets[-1]) if len(layer_sizes) > 1 else 0
         state.dense_params[output_bias_start:output_bias_start + layer_sizes[-1]] = (
             self._initial_outputs(targets, sample_weight, compiled_callback, layer_sizes[-1]))
+        # State determined by the initial parameters (FTRL's z), once they are all set.
+        optimizers.initialise_state(
+            optimizer_code, state.input_table, network.table_width(layout), state.dense_params,
+            state.dense_state, network.readonly_layout(layout),
+            self._train_config(compiled_callback, layer_sizes[-1], targets.shape[1]))
         return state
 
     def _publish_network(self, state, step, n_iter, loss_curve, best_loss,

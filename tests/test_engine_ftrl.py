@@ -239,3 +239,30 @@ def test_cli_ftrl_flags(click_data, tmp_path, capsys):
                  "-o", str(tmp_path / "bad.joblib")]) == 1
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "'ftrl_beta' parameter" in err, err
+
+
+def test_initial_state_gives_each_initial_weight_its_z():
+    from skvectorflow._engine import network
+
+    rng = np.random.default_rng(13)
+    layout = network.make_layout([H0, 2, 1])
+    table, dense, dense_state = network.init_network(layout, 6, optimizers.input_state_width(FTRL, H0),
+                                                     optimizers.dense_state_width(FTRL), 2.0, rng)
+    dense[:] = rng.normal(size=dense.size)  # biases included
+    config = ftrl_config()
+    optimizers.initialise_state(FTRL, table, H0, dense, dense_state, network.readonly_layout(layout), config)
+    reference = ReferenceFTRL(table[:, :H0])
+    prior = -(reference.w0 * (reference.beta / reference.rate + reference.alpha)
+              + np.sign(reference.w0) * reference.l1)
+    np.testing.assert_allclose(table[:, H0:2 * H0], prior, rtol=1e-6)
+    # The closed form of that state is the initial weight, so training's first
+    # step starts from it; biases (not penalised) have no L1/L2 term.
+    z = dense_state[:dense.size]
+    closed = -(z - np.sign(z) * L1) / (BETA / RATE + ALPHA)
+    bias = np.zeros(dense.size, bool)
+    bias[:H0] = True
+    bias[int(layout.bias_offsets[1]):int(layout.bias_offsets[1]) + 2] = True
+    bias[int(layout.bias_offsets[2]):] = True
+    np.testing.assert_allclose(z[bias], -dense[bias] * BETA / RATE, rtol=1e-5)
+    np.testing.assert_allclose(closed[~bias], dense[~bias], rtol=1e-5)
+    assert np.all(dense_state[dense.size:] == 0)

@@ -88,7 +88,8 @@ CATCH_UP_WITHOUT_PENALTY = {FTRL}
 __all__ = ["ADAGRAD", "ADAM", "CATCH_UP_ROWS", "CATCH_UP_WITHOUT_PENALTY", "CONSTANT", "FTRL", "INVSCALING",
            "LEARNING_RATE_CODES",
            "MAX_PENALTY_STEPS", "OPTIMIZER_CODES", "OPTIMIZER_RULES", "ROWWISE_ADAGRAD", "SGD",
-           "dense_state_width", "input_state_width", "update_dense_params"]
+           "dense_segment", "dense_state_width", "initialise_state", "input_state_width",
+           "n_dense_segments", "update_dense_params"]
 
 
 def input_state_width(optimizer, h0):
@@ -118,10 +119,49 @@ CATCH_UP_ROWS = {code: _make_catch_up_rows(rules) for code, rules in OPTIMIZER_R
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
+def n_dense_segments(layout):
+    """Number of dense segments (``dense_segment``) of ``layout``."""
+    n_network_segments = 2 * layout.layer_sizes.shape[0] - 1
+    return n_network_segments + max(2 * layout.bottom_sizes.shape[0] - 2, 0)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def dense_segment(layout, segment):
+    """``(start, stop, penalised)`` of dense segment ``segment``: the input layer's bias, then
+    each dense layer's weights (penalised) and bias (not penalised), then those
+    of a fields input layer's bottom MLP."""
+    sizes = layout.layer_sizes
+    bottom = layout.bottom_sizes
+    n_network_segments = 2 * sizes.shape[0] - 1
+    if segment < n_network_segments:
+        layer = (segment + 1) // 2
+        penalised = segment % 2 == 1
+        if segment == 0:
+            start = 0
+            stop = sizes[0]
+        elif penalised:
+            start = layout.weight_offsets[layer]
+            stop = layout.bias_offsets[layer]
+        else:
+            start = layout.bias_offsets[layer]
+            stop = start + sizes[layer]
+    else:
+        # A fields input layer's bottom MLP: its weights (penalised) and biases.
+        bottom_segment = segment - n_network_segments
+        layer = bottom_segment // 2 + 1
+        penalised = bottom_segment % 2 == 0
+        if penalised:
+            start = layout.bottom_weight_offsets[layer]
+            stop = layout.bottom_bias_offsets[layer]
+        else:
+            start = layout.bottom_bias_offsets[layer]
+            stop = start + bottom[layer]
+    return start, stop, penalised
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
 def update_dense_params(rules, params, state, grad, layout, scale, rate, config):
-    """One optimizer step on every dense parameter: the input layer's bias, then
-    each dense layer's weights (penalised) and bias (not penalised), then
-    those of a fields input layer's bottom MLP.
+    """One optimizer step on every dense parameter, segment by segment (``dense_segment``).
 
     One call site for ``rules.dense``: the kernels are inlined where they are
     called, so each extra call site is another copy of the rule to compile.
@@ -137,32 +177,37 @@ def update_dense_params(rules, params, state, grad, layout, scale, rate, config)
     scale, rate : float
     config : TrainConfig
     """
-    sizes = layout.layer_sizes
-    bottom = layout.bottom_sizes
-    n_network_segments = 2 * sizes.shape[0] - 1
-    n_bottom_segments = max(2 * bottom.shape[0] - 2, 0)
-    for segment in range(n_network_segments + n_bottom_segments):
-        if segment < n_network_segments:
-            layer = (segment + 1) // 2
-            penalised = segment % 2 == 1
-            if segment == 0:
-                start = 0
-                stop = sizes[0]
-            elif penalised:
-                start = layout.weight_offsets[layer]
-                stop = layout.bias_offsets[layer]
-            else:
-                start = layout.bias_offsets[layer]
-                stop = start + sizes[layer]
-        else:
-            # A fields input layer's bottom MLP: its weights (penalised) and biases.
-            bottom_segment = segment - n_network_segments
-            layer = bottom_segment // 2 + 1
-            penalised = bottom_segment % 2 == 0
-            if penalised:
-                start = layout.bottom_weight_offsets[layer]
-                stop = layout.bottom_bias_offsets[layer]
-            else:
-                start = layout.bottom_bias_offsets[layer]
-                stop = start + bottom[layer]
+    for segment in range(n_dense_segments(layout)):
+        start, stop, penalised = dense_segment(layout, segment)
         rules.dense(params, state, grad, start, stop, scale, rate, penalised, config)
+
+
+def _make_initialise_state(rules):
+    def initialise_state(input_table, n_weights, dense_params, dense_state, layout, config):
+        """The optimizer state that the initial parameters determine (``rules.initial_state_*``)."""
+        for feature in range(input_table.shape[0]):
+            rules.initial_row_state(input_table, feature, n_weights, config)
+        for segment in range(n_dense_segments(layout)):
+            start, stop, penalised = dense_segment(layout, segment)
+            rules.initial_dense_state(dense_params, dense_state, start, stop, penalised, config)
+
+    return numba.njit(nogil=True, cache=True)(initialise_state)
+
+
+# Optimizers whose state depends on the initial parameters (FTRL's ``z``),
+# with the kernel that sets it.  Their modules also define
+# ``initial_row_state`` and ``initial_dense_state``.
+INITIALISE_STATE = {FTRL: _make_initialise_state(ftrl)}
+
+
+def initialise_state(optimizer, input_table, n_weights, dense_params, dense_state, layout, config):
+    """Set the optimizer state of freshly initialised parameters, in place; a no-op for most optimizers.
+
+    FTRL stores a weight as a function of its state: this gives each weight
+    the state whose closed form is its initial value (``ftrl``), so that the
+    state is explicit before training (Dask then combines changes of the
+    state that do not count the initial value once per block).
+    """
+    kernel = INITIALISE_STATE.get(int(optimizer))
+    if kernel is not None:
+        kernel(input_table, n_weights, dense_params, dense_state, layout, config)

@@ -44,8 +44,11 @@ length).  The stored ``w`` always equals the closed form of the stored
 and ``coefs_`` read it directly.
 
 A coordinate with no gradient yet (``n_i = 0``) keeps its initial weight:
-its ``z`` is taken, at its first gradient, as the value whose closed form
-(with ``n = 0``) is that weight, ``z = -(w (beta / eta + alpha) + sign(w) l1)``.
+its ``z`` is the value whose closed form (with ``n = 0``) is that weight,
+``z = -(w (beta / eta + alpha) + sign(w) l1)``, set when the parameters are
+made (``initial_row_state``, ``initial_dense_state``, run by
+``optimizers.initialise_state``) and again at a coordinate's first gradient
+(so that any table the engine is handed is consistent).
 This is FTRL with its first proximal term centred at the initial weights
 instead of 0: the random initial factors of a factorization machine and
 the input layer of an MLP survive (with ``z = 0`` they would collapse to 0
@@ -54,11 +57,10 @@ the null model.  Zero-initialised weights (a linear model's) get ``z = 0``,
 the paper's algorithm exactly.
 
 Dask (``skvectorflow.dask``) combines the changes of ``w``, ``z`` and ``n``
-of several workers; ``catch_up`` recomputes each row's weights from the
-combined state, so a row is back on its closed form at the end of a fit.
-(A row that several blocks touch for the first time in the same round
-counts its initial weight's ``z`` once per block: only non-zero initial
-weights, an FM's or an MLP's, are concerned.)
+of several workers (the initial ``z`` is part of the state sent, not of the
+changes, so it counts once); ``catch_up`` recomputes each row's weights
+from the combined state, so a row is back on its closed form at the end of
+a fit.
 """
 
 import numba
@@ -66,7 +68,7 @@ import numpy as np
 
 from .regularization import dense_penalties
 
-__all__ = ["catch_up", "dense", "input_rows", "step_rate"]
+__all__ = ["catch_up", "dense", "initial_dense_state", "initial_row_state", "input_rows", "step_rate"]
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -191,3 +193,27 @@ def dense(params, state, grad, start, stop, scale, rate, penalised, config):
         z_state[p] = z
         n_state[p] = n
 
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def initial_row_state(input_table, feature, n_weights, config):
+    """Give row ``feature``'s coordinates with no gradient yet (``n = 0``) the ``z`` of their weight (``initial_z``)."""
+    inverse_rate = np.float32(1.0) / np.float32(config.learning_rate)
+    beta = np.float32(config.ftrl_beta)
+    l1 = np.float32(config.l1)
+    l2 = np.float32(config.alpha)
+    for c in range(n_weights):
+        if input_table[feature, 2 * n_weights + c] == 0:
+            input_table[feature, n_weights + c] = initial_z(input_table[feature, c], inverse_rate, beta, l1, l2)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def initial_dense_state(params, state, start, stop, penalised, config):
+    """``initial_row_state`` for ``params[start:stop]`` (biases, ``penalised`` False, without L1 and L2)."""
+    l2, l1 = dense_penalties(config, penalised)
+    inverse_rate = np.float32(1.0) / np.float32(config.learning_rate)
+    beta = np.float32(config.ftrl_beta)
+    n_params = params.shape[0]
+    for p in range(start, stop):
+        if state[n_params + p] == 0:
+            state[p] = initial_z(params[p], inverse_rate, beta, l1, l2)
