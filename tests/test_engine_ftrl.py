@@ -197,10 +197,15 @@ def test_dlrm_trains_with_ftrl():
     assert _auc(model, X[1600:], y[1600:]) > max(0.55, _auc(baseline, X[1600:], y[1600:]) - 0.06)
 
 
-def test_pickle_round_trip_and_partial_fit(click_data):
+def test_pickle_and_model_file_round_trip_and_partial_fit(click_data, tmp_path):
+    from skvectorflow.io import save_model
+
     X, y, X_test, _ = click_data
     model = SparseMLPClassifier(optimizer="ftrl", l1=0.3, ftrl_beta=2.0, max_iter=2, tol=None,
                                 random_state=0).fit(X, y)
+    save_model(model, tmp_path / "m.svf")
+    np.testing.assert_array_equal(load_model(tmp_path / "m.svf").predict_proba(X_test),
+                                  model.predict_proba(X_test))
     clone = pickle.loads(pickle.dumps(model))
     assert clone.get_params()["ftrl_beta"] == 2.0
     np.testing.assert_array_equal(clone.predict_proba(X_test), model.predict_proba(X_test))
