@@ -525,6 +525,7 @@ _PARAMETER_OF_FLAG = {
     "learning_rate": "learning_rate_init",
     "alpha": "alpha",
     "l1": "l1",
+    "ftrl_beta": "ftrl_beta",
     "batch_size": "batch_size",
     "n_factors": "n_factors",
     "embedding_dim": "embedding_dim",
@@ -616,11 +617,15 @@ def _add_train_arguments(train):
     network.add_argument("--loss", metavar="NAME",
                          help="the estimator's loss (see its documentation)")
     network.add_argument("--optimizer", metavar="NAME",
-                         help="adagrad, rowwise_adagrad, adam or sgd")
+                         help="adagrad, rowwise_adagrad, adam, sgd or ftrl (FTRL-Proximal: "
+                              "--alpha and --l1 are then its per-coordinate L2 and L1)")
     network.add_argument("--learning-rate", type=float, metavar="RATE",
                          help="base step size (learning_rate_init)")
     network.add_argument("--alpha", type=float, metavar="A", help="L2 penalty")
     network.add_argument("--l1", type=float, metavar="A", help="L1 penalty")
+    network.add_argument("--ftrl-beta", type=float, metavar="B",
+                         help="--optimizer ftrl: FTRL's beta, the rate of a coordinate being "
+                              "learning_rate / (beta + sqrt(its summed squared gradients))")
     network.add_argument("--batch-size", type=_int_at_least(1), metavar="B",
                          help="rows (queries for the ranker) per update")
     network.add_argument("--n-factors", type=_int_at_least(1), metavar="K",

@@ -239,6 +239,7 @@ _COMMON_PARAMETER_CONSTRAINTS = {
     "beta_1": [Interval(Real, 0, 1, closed="left")],
     "beta_2": [Interval(Real, 0, 1, closed="left")],
     "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "ftrl_beta": [Interval(Real, 0, None, closed="neither")],
     "verbose": ["verbose"],
     "n_jobs": [Integral, None],
 }
@@ -260,11 +261,23 @@ NETWORK_PARAMETERS_DOC = """
 """
 
 TRAINING_PARAMETERS_DOC = """\
-    optimizer : {'adagrad', 'rowwise_adagrad', 'adam', 'sgd'}, default='adagrad'
+    optimizer : {'adagrad', 'rowwise_adagrad', 'adam', 'sgd', 'ftrl'}, default='adagrad'
         Update rule.  The input layer is updated lazily (only the rows a unit
         touches).  ``'rowwise_adagrad'`` keeps one AdaGrad accumulator per
         input-table row instead of one per weight (as DLRM does), nearly
         halving the input layer's memory traffic; dense layers use AdaGrad.
+        ``'ftrl'`` is FTRL-Proximal (McMahan et al., 2013), the classic
+        optimizer of sparse click models: per-coordinate rates
+        ``learning_rate_init / (ftrl_beta + sqrt(n))`` (``n`` the
+        coordinate's sum of squared gradients) on every parameter, input
+        table and dense layers alike, with ``l1`` and ``alpha`` in its
+        closed form.  There they are FTRL's per-coordinate lambda_1 and
+        lambda_2 (as in the paper, Vowpal Wabbit and Angel), not a
+        shrinkage per step: a weight is exactly 0 while its accumulated
+        gradient ``|z|`` is at most ``l1``, so a larger ``l1`` gives a
+        sparser model, and a weight no row updates keeps its value.  FTRL
+        needs ``learning_rate='constant'`` (its rates are its own schedule)
+        and stores two values of state per parameter.
 
     alpha : float, default=1e-4
         L2 penalty, with ``SGDClassifier``'s meaning: every weight is shrunk
@@ -273,12 +286,16 @@ TRAINING_PARAMETERS_DOC = """\
         rate; Adam decays weights decoupled, as AdamW).  Input-table rows are
         shrunk lazily, in closed form, when next touched and at the end of
         every epoch, so rare features are regularised as much as frequent
-        ones and ``coefs_`` is always exact.  Biases are not penalised.  See
-        the "Regularisation and defaults" page of the user guide.
+        ones and ``coefs_`` is always exact.  Biases are not penalised.  With
+        ``optimizer='ftrl'``, FTRL's per-coordinate L2 (lambda_2), a term of
+        its closed form.  See the "Regularisation and defaults" page of the
+        user guide.
 
     l1 : float, default=0.0
         L1 penalty, with the same meaning and lazy update as ``alpha``, as a
-        proximal step: it sets weights exactly to zero.
+        proximal step: it sets weights exactly to zero.  With
+        ``optimizer='ftrl'``, FTRL's per-coordinate L1 (lambda_1): weights
+        whose ``|z|`` is at most ``l1`` are zero.
 
     batch_size : int, default=1
         Units (rows) per update.  ``1`` is per-row Hogwild SGD; larger
@@ -350,6 +367,11 @@ TRAINING_PARAMETERS_DOC = """\
 
     epsilon : float, default=1e-8
         Added to the denominator of AdaGrad and Adam steps.
+
+    ftrl_beta : float, default=1.0
+        FTRL-Proximal's beta (``optimizer='ftrl'`` only): a coordinate's rate
+        is ``learning_rate_init / (ftrl_beta + sqrt(n))``, so ``ftrl_beta``
+        damps the first steps of every coordinate.  Must be positive.
 
     verbose : int, default=0
         Print one line per epoch: training loss, validation score when early
@@ -474,6 +496,11 @@ class BaseSparseMLP(BaseEstimator):
     # ---- parameters ---------------------------------------------------------------
     def _more_validate_params(self):
         sizes = check_layer_widths("hidden_layer_sizes", self.hidden_layer_sizes)
+        if self.optimizer == "ftrl" and self.learning_rate != "constant":
+            raise ValueError(
+                f"optimizer='ftrl' sets a rate per coordinate (learning_rate_init / (ftrl_beta + "
+                f"sqrt(n))) and takes no schedule: learning_rate must be 'constant', got "
+                f"{self.learning_rate!r}.")
         if self.loss_callback is not None:
             compile_loss_callback(self.loss_callback)
         return sizes
@@ -751,6 +778,7 @@ class BaseSparseMLP(BaseEstimator):
             beta_1=self.beta_1,
             beta_2=self.beta_2,
             epsilon=self.epsilon,
+            ftrl_beta=self.ftrl_beta,
             huber_delta=self._huber_delta(),
             batch_size=self.batch_size,
             n_outputs=n_outputs,
@@ -775,6 +803,11 @@ class BaseSparseMLP(BaseEstimator):
         output_bias_start = int(layout.bias_offsets[-1]) if len(layer_sizes) > 1 else 0
         state.dense_params[output_bias_start:output_bias_start + layer_sizes[-1]] = (
             self._initial_outputs(targets, sample_weight, compiled_callback, layer_sizes[-1]))
+        # State determined by the initial parameters (FTRL's z), once they are all set.
+        optimizers.initialise_state(
+            optimizer_code, state.input_table, network.table_width(layout), state.dense_params,
+            state.dense_state, network.readonly_layout(layout),
+            self._train_config(compiled_callback, layer_sizes[-1], targets.shape[1]))
         return state
 
     def _publish_network(self, state, step, n_iter, loss_curve, best_loss,

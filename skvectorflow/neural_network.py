@@ -117,6 +117,7 @@ class SparseMLPRegressor(RegressorMixin, BaseSparseMLP):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        ftrl_beta=1.0,
         huber_delta=1.0,
         verbose=0,
         n_jobs=None,
@@ -145,6 +146,7 @@ class SparseMLPRegressor(RegressorMixin, BaseSparseMLP):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.ftrl_beta = ftrl_beta
         self.huber_delta = huber_delta
         self.verbose = verbose
         self.n_jobs = n_jobs
@@ -328,6 +330,7 @@ class SparseMLPClassifier(ClassifierMixin, BaseSparseMLP):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        ftrl_beta=1.0,
         verbose=0,
         n_jobs=None,
     ):
@@ -355,6 +358,7 @@ class SparseMLPClassifier(ClassifierMixin, BaseSparseMLP):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.ftrl_beta = ftrl_beta
         self.verbose = verbose
         self.n_jobs = n_jobs
 

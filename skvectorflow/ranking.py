@@ -355,6 +355,7 @@ class SparseMLPRanker(BaseSparseMLP):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        ftrl_beta=1.0,
         max_pairs_per_query=10_000,
         eval_at=10,
         verbose=0,
@@ -384,6 +385,7 @@ class SparseMLPRanker(BaseSparseMLP):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.ftrl_beta = ftrl_beta
         self.max_pairs_per_query = max_pairs_per_query
         self.eval_at = eval_at
         self.verbose = verbose

@@ -176,6 +176,7 @@ class FactorizationMachineClassifier(_FactorizationLayer, SparseMLPClassifier):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        ftrl_beta=1.0,
         verbose=0,
         n_jobs=None,
     ):
@@ -189,7 +190,7 @@ class FactorizationMachineClassifier(_FactorizationLayer, SparseMLPClassifier):
             shuffle_window_size=shuffle_window_size, random_state=random_state,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, warm_start=warm_start, beta_1=beta_1,
-            beta_2=beta_2, epsilon=epsilon, verbose=verbose, n_jobs=n_jobs)
+            beta_2=beta_2, epsilon=epsilon, ftrl_beta=ftrl_beta, verbose=verbose, n_jobs=n_jobs)
 
 
 class FactorizationMachineRegressor(_FactorizationLayer, SparseMLPRegressor):
@@ -258,6 +259,7 @@ class FactorizationMachineRegressor(_FactorizationLayer, SparseMLPRegressor):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        ftrl_beta=1.0,
         huber_delta=1.0,
         verbose=0,
         n_jobs=None,
@@ -272,7 +274,7 @@ class FactorizationMachineRegressor(_FactorizationLayer, SparseMLPRegressor):
             shuffle_window_size=shuffle_window_size, random_state=random_state,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, warm_start=warm_start, beta_1=beta_1,
-            beta_2=beta_2, epsilon=epsilon, huber_delta=huber_delta, verbose=verbose,
+            beta_2=beta_2, epsilon=epsilon, ftrl_beta=ftrl_beta, huber_delta=huber_delta, verbose=verbose,
             n_jobs=n_jobs)
 
 
@@ -395,6 +397,7 @@ class DLRMClassifier(SparseMLPClassifier):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        ftrl_beta=1.0,
         verbose=0,
         n_jobs=None,
     ):
@@ -412,7 +415,7 @@ class DLRMClassifier(SparseMLPClassifier):
             shuffle_window_size=shuffle_window_size, random_state=random_state,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, warm_start=warm_start, beta_1=beta_1,
-            beta_2=beta_2, epsilon=epsilon, verbose=verbose, n_jobs=n_jobs)
+            beta_2=beta_2, epsilon=epsilon, ftrl_beta=ftrl_beta, verbose=verbose, n_jobs=n_jobs)
         del self.hidden_layer_sizes  # set by the parent; top_mlp is this model's
 
     def _more_validate_params(self):

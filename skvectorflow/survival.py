@@ -388,6 +388,7 @@ class SurvivalExponentialRegressor(BaseSparseMLP):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        ftrl_beta=1.0,
         verbose=0,
         n_jobs=None,
     ):
@@ -414,6 +415,7 @@ class SurvivalExponentialRegressor(BaseSparseMLP):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.ftrl_beta = ftrl_beta
         self.verbose = verbose
         self.n_jobs = n_jobs
 

@@ -154,6 +154,36 @@ def test_two_worker_bsp_auc_within_0_003_of_one_process(client, zipf_data):
     assert bsp.t_ == one.t_  # one optimizer step per row, summed over the blocks
 
 
+@pytest.mark.parametrize("kind", ["linear", "factorization machine"])
+def test_bsp_trains_with_ftrl(client, zipf_data, kind):
+    # FTRL's table rows carry z and n, combined as state; each row's weights
+    # are put back on FTRL's closed form at the end of the fit.
+    X, y, X_test, y_test = zipf_data
+    X, y = X[:8_000], y[:8_000]
+
+    def make():
+        params = dict(optimizer="ftrl", l1=0.5, learning_rate_init=0.1, max_iter=2, tol=None,
+                      random_state=0, n_jobs=1)
+        if kind == "linear":
+            return SparseMLPClassifier(**params)
+        return FactorizationMachineClassifier(n_factors=2, **params)
+
+    one = make().fit(X, y)
+    bsp = svf_dask.fit(make(), _blocks(X), y)
+    auc_one = roc_auc_score(y_test, one.predict_proba(X_test)[:, 1])
+    auc_bsp = roc_auc_score(y_test, bsp.predict_proba(X_test)[:, 1])
+    assert auc_bsp > 0.6 and auc_bsp > auc_one - 0.02, (auc_bsp, auc_one)
+    table = bsp._network.input_table
+    h0 = table.shape[1] // 3
+    z, n = table[:, h0:2 * h0], table[:, 2 * h0:3 * h0]
+    closed = -(z - np.sign(z) * np.float32(0.5)) / ((1.0 + np.sqrt(n)) / np.float32(0.1)
+                                                    + np.float32(bsp.alpha))
+    closed = np.where(np.abs(z) <= np.float32(0.5), 0.0, closed)
+    started = n > 0
+    np.testing.assert_allclose(table[:, :h0][started], closed[started], rtol=1e-4, atol=1e-7)
+    assert np.mean(table[:, 0] == 0.0) > 0.5  # L1 leaves sparse (linear) weights
+
+
 def test_bytes_per_round_at_most_a_third_of_the_whole_vector(client, zipf_data):
     X, y, _, _ = zipf_data
     rounds = []

@@ -35,7 +35,7 @@ from skvectorflow._engine import hogwild
 from skvectorflow.datasets import make_sparse_classification, make_sparse_regression
 
 ESTIMATORS = [SparseMLPClassifier, SparseMLPRegressor]
-OPTIMIZERS = ["sgd", "adagrad", "rowwise_adagrad", "adam"]
+OPTIMIZERS = ["sgd", "adagrad", "rowwise_adagrad", "adam", "ftrl"]
 
 
 def _dense(X):

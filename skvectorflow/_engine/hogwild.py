@@ -71,7 +71,8 @@ from .objectives import ANY_LOSS, CALLBACK_LOSS, KERNEL_LOSS_NAMES, LOSS_FUNCTIO
 from .objectives import FIRST_QUERY_LOSS, builtin_loss, callback_loss, no_loss_callback, unit_loss
 from .ranking import query_loss, unit_seed
 from .minibatch import accumulate_input_gradient, apply_step
-from .optimizers import CATCH_UP_ROWS, MAX_PENALTY_STEPS, OPTIMIZER_CODES, OPTIMIZER_RULES
+from .optimizers import CATCH_UP_ROWS, CATCH_UP_WITHOUT_PENALTY, MAX_PENALTY_STEPS, OPTIMIZER_CODES
+from .optimizers import OPTIMIZER_RULES
 from .optimizers import dense_state_width, input_state_width
 from .prefetch import PREFETCH_ROWS_AHEAD, prefetch_row_features
 
@@ -90,6 +91,7 @@ TrainConfig = namedtuple(
         "beta_1",
         "beta_2",
         "epsilon",
+        "ftrl_beta",
         "huber_delta",
         "batch_size",
         "n_outputs",
@@ -109,9 +111,10 @@ def make_train_config(**fields):
 
     One fixed field typing keeps the epoch kernel at a single compiled
     signature, which Numba's cache then serves to every process.
-    ``max_pairs`` and ``seed`` (used by query losses only) default to 0.
+    ``max_pairs`` and ``seed`` (used by query losses only) default to 0,
+    ``ftrl_beta`` (used by FTRL only) to 1.
     """
-    fields = {"max_pairs": 0, "seed": 0, **fields}
+    fields = {"max_pairs": 0, "seed": 0, "ftrl_beta": 1.0, **fields}
     return TrainConfig(
         **{
             name: (np.int64(value) if name in _INT_FIELDS else np.float32(value))
@@ -773,7 +776,8 @@ def bring_rows_current(input_table, n_weights, step, config, n_threads=1):
 
     See ``optimizers.regularization``.  With no penalty (``alpha == l1 ==
     0``) only the stamps move, so that a later fit with a penalty does not
-    charge the steps trained without one.
+    charge the steps trained without one; FTRL's catch-up (which recomputes
+    the weights from the state, ``optimizers.ftrl``) runs either way.
 
     Parameters
     ----------
@@ -790,7 +794,7 @@ def bring_rows_current(input_table, n_weights, step, config, n_threads=1):
             f"{step} optimizer steps exceed the {MAX_PENALTY_STEPS} a model can count; fit with a "
             f"larger batch_size, or fewer epochs per model.")
     stamps = input_table.view(np.int32)
-    if not (config.alpha > 0.0 or config.l1 > 0.0):
+    if not (config.alpha > 0.0 or config.l1 > 0.0) and int(config.optimizer) not in CATCH_UP_WITHOUT_PENALTY:
         stamps[:, -1] = step
         return
     kernel = CATCH_UP_ROWS[int(config.optimizer)]
