@@ -464,7 +464,8 @@ def run(datasets, estimators, n_samples, grid, log=print):
             started = time.perf_counter()
             row = evaluate(task, factory, baseline_grid, split, grid)
             row.update(data=data_name, family=family, task=task, what=what, estimator=name,
-                       n_train=split.X_train.shape[0], seconds=time.perf_counter() - started,
+                       n_train=split.X_train.shape[0], n_test=split.X_test.shape[0],
+                       n_features=split.X_train.shape[1], seconds=time.perf_counter() - started,
                        baseline=baseline_grid is not None)
             row["default_minus_best"] = row["default"] - row["grid_best"]
             row["longer_ok"] = (None if row["one_epoch"] is None
@@ -514,6 +515,9 @@ COLUMNS = [("data set", "data", "{}"), ("family", "family", "{}"), ("metric", "m
 GAP_COLUMNS = [("estimator", "estimator", "{}"), ("data sets", "n_datasets", "{}"),
                ("mean default-best", "mean", "{:+.4f}"), ("worst", "worst", "{:+.4f}"),
                ("worst on", "worst_data", "{}"), ("status", "status", "{}")]
+DATA_COLUMNS = [("data set", "data", "{}"), ("task", "task", "{}"), ("family", "family", "{}"),
+                ("what differs", "what", "{}"), ("train rows", "n_train", "{:,}"),
+                ("held-out rows", "n_test", "{:,}"), ("columns", "n_features", "{:,}")]
 LONGER_COLUMNS = [("estimator", "estimator", "{}"), ("data set", "data", "{}"),
                   ("default - 1 epoch", "difference", "{:+.4f}"), ("status", "status", "{}")]
 
@@ -530,7 +534,9 @@ def _tables(rows, summary):
     """(title, header, cells, left-aligned columns) of each table of the report."""
     def cells(columns, items):
         return [title for title, _, _ in columns], [table_cells(columns, item) for item in items]
+    datasets = list({row["data"]: row for row in rows}.values())
     return [
+        ("Data sets", *cells(DATA_COLUMNS, datasets), 4),
         ("Held-out metric", *cells(COLUMNS, map(_display, rows)), 4),
         (f"Defaults against the grid's best (target: mean >= -{MEAN_GAP}, worst >= -{WORST_GAP})",
          *cells(GAP_COLUMNS, summary["gap"]), 1),
