@@ -242,8 +242,11 @@ def test_load_names_the_entry_and_row_of_an_index_beyond_n_features(tmp_path, cl
     with pytest.raises(ValueError, match=rf"indices.npy: entry {position} \(row 7\) is column 300, "
                                          r"outside \[0, 300\)"):
         load_csr(tmp_path / "d")
-    # Trusted files may skip the pass.
-    assert load_csr(tmp_path / "d", validate=False)[0].shape == X.shape
+    # Trusted files may skip the pass; the estimators' own check still runs before any kernel.
+    X_unchecked, y_unchecked = load_csr(tmp_path / "d", validate=False)
+    assert X_unchecked.shape == X.shape and not X_unchecked.has_canonical_format
+    with pytest.raises(ValueError, match=rf"X.indices\[{position}\] \(row 7\) is column 300"):
+        SparseMLPClassifier(max_iter=1).fit(X_unchecked, y_unchecked)
 
 
 def test_load_names_a_corrupt_indptr_and_header(tmp_path, classification):
