@@ -13,6 +13,7 @@ from .compilation import KernelOnFirstUse
 from .network import READONLY_INT64_1D
 
 _MAX_INT32 = 2**31 - 1
+_INT32, _INT64, _FLOAT32 = np.dtype(np.int32), np.dtype(np.int64), np.dtype(np.float32)
 
 # Rows up to this long are checked by insertion sort in a fixed buffer.
 _SORT_BUFFER = 256
@@ -22,6 +23,7 @@ _SORT_BUFFER = 256
 CSR_VALID = 0
 CSR_INDPTR_DECREASES = 1
 CSR_INDEX_OUT_OF_RANGE = 2
+CSR_INDPTR_ENDS = 3  # indptr does not run from 0 to len(indices)
 
 # Bits of ``inspect_csr``'s ``layout`` result.
 CSR_HAS_DUPLICATES = 1  # some row holds a column twice
@@ -34,15 +36,15 @@ def _inspect_csr(indptr, indices, n_features):
     Parameters
     ----------
     indptr : int64[::1]
-        Assumed to start at 0 and end at ``indices.shape[0]`` (checked by the
-        caller, in O(1)).
+        At least one entry (checked by the caller).
     indices : int32[::1] or int64[::1]
     n_features : int64
 
     Returns
     -------
     status : int64
-        ``CSR_VALID``, ``CSR_INDPTR_DECREASES`` (then ``position`` is the
+        ``CSR_VALID``, ``CSR_INDPTR_ENDS`` (``indptr`` does not run from 0 to
+        ``indices.shape[0]``), ``CSR_INDPTR_DECREASES`` (then ``position`` is the
         entry of ``indptr`` below the one before it) or
         ``CSR_INDEX_OUT_OF_RANGE`` (then ``position`` is the entry of
         ``indices`` that is negative or ``>= n_features``).
@@ -54,6 +56,8 @@ def _inspect_csr(indptr, indices, n_features):
     unsorted row (insertion sort in a fixed buffer for short rows) only ever
     sees valid columns; rows are scanned for duplicates until one is found.
     """
+    if indptr[0] != 0 or indptr[indptr.shape[0] - 1] != indices.shape[0]:
+        return CSR_INDPTR_ENDS, 0, 0
     buffer = np.empty(_SORT_BUFFER, dtype=indices.dtype)
     layout = 0
     for row in range(indptr.shape[0] - 1):
@@ -164,28 +168,40 @@ def check_csr(indptr, indices, data, n_columns, n_rows=None, name="X"):
     CSRStructureError
         Naming the array, entry and row that break the structure.
     """
-    _check_array_kinds(indptr, indices, data, name)
-    if n_rows is not None and indptr.shape[0] != n_rows + 1:
+    # The common case (scipy's own arrays) costs a few attribute reads: the
+    # one-row predict path runs this on every call.
+    try:
+        kinds_ok = (type(indptr) is np.ndarray and type(indices) is np.ndarray and type(data) is np.ndarray
+                    and indptr.ndim == 1 and indices.ndim == 1 and data.ndim == 1
+                    and indptr.dtype.kind in "iu" and indices.dtype.kind in "iu")
+    except AttributeError:
+        kinds_ok = False
+    if not kinds_ok:
+        _check_array_kinds(indptr, indices, data, name)
+    n_entries = indptr.shape[0]
+    if n_rows is not None and n_entries != n_rows + 1:
         raise CSRStructureError(
-            f"{name}.indptr has {indptr.shape[0]} entries; a CSR matrix of {n_rows} rows needs {n_rows + 1}.")
-    if indptr.shape[0] < 1:
+            f"{name}.indptr has {n_entries} entries; a CSR matrix of {n_rows} rows needs {n_rows + 1}.")
+    if n_entries < 1:
         raise CSRStructureError(f"{name}.indptr is empty; it needs one entry more than the rows.")
     if indices.shape[0] != data.shape[0]:
         raise CSRStructureError(f"{name}.indices has {indices.shape[0]} entries but {name}.data has "
                                 f"{data.shape[0]}; they must be equally long.")
-    if indptr[0] != 0 or indptr[-1] != indices.shape[0]:
+    if n_columns > _MAX_INT32:
+        raise CSRStructureError(f"{name} has {n_columns} columns; int32 indices allow at most {_MAX_INT32}.")
+    if indptr.dtype != _INT64 or not indptr.flags.c_contiguous:
+        indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+    kernel = _INSPECT_CSR.get(indices.dtype)
+    if kernel is None:
+        indices = indices.astype(np.int64)
+        kernel = _INSPECT_CSR[indices.dtype]
+    if not indices.flags.c_contiguous:
+        indices = np.ascontiguousarray(indices)
+    status, position, layout = kernel.dispatcher(indptr, indices, n_columns)
+    if status == CSR_INDPTR_ENDS:
         raise CSRStructureError(
             f"{name}.indptr runs from {indptr[0]} to {indptr[-1]}; it must run from 0 to "
             f"{indices.shape[0]} (the number of stored entries).")
-    if n_columns > _MAX_INT32:
-        raise CSRStructureError(f"{name} has {n_columns} columns; int32 indices allow at most {_MAX_INT32}.")
-    if indptr.dtype != np.int64 or not indptr.flags.c_contiguous:
-        indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-    if indices.dtype not in _INSPECT_CSR:
-        indices = indices.astype(np.int64)
-    if not indices.flags.c_contiguous:
-        indices = np.ascontiguousarray(indices)
-    status, position, layout = _INSPECT_CSR[indices.dtype].dispatcher(indptr, indices, n_columns)
     if status == CSR_INDPTR_DECREASES:
         raise CSRStructureError(
             f"{name}.indptr[{position}] = {indptr[position]} is smaller than {name}.indptr[{position - 1}] = "
@@ -195,9 +211,9 @@ def check_csr(indptr, indices, data, n_columns, n_rows=None, name="X"):
         raise CSRStructureError(
             f"{name}.indices[{position}] (row {row}) is column {indices[position]}, outside "
             f"[0, {n_columns}).")
-    if indices.dtype != np.int32:
+    if indices.dtype != _INT32:
         indices = indices.astype(np.int32)
-    if data.dtype != np.float32 or not data.flags.c_contiguous:
+    if data.dtype != _FLOAT32 or not data.flags.c_contiguous:
         data = np.ascontiguousarray(data, dtype=np.float32)
     return CheckedCSR(indptr, indices, data, n_columns), layout
 
