@@ -456,7 +456,18 @@ class SurvivalExponentialRegressor(BaseSparseMLP):
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _log_rate(self, X):
-        return np.minimum(self._raw_outputs(X)[:, 0].astype(np.float64), objectives.MAX_EXP_ARGUMENT)
+        log_rate = self._raw_outputs(X)[:, 0].astype(np.float64)
+        n_capped = int(np.count_nonzero(log_rate > objectives.MAX_EXP_ARGUMENT))
+        if n_capped:
+            # The training loss clips the log-rate there too: beyond it the
+            # model's outputs are not fitted rates.
+            warnings.warn(
+                f"{n_capped} of {log_rate.size} predicted log-rates were capped at "
+                f"{objectives.MAX_EXP_ARGUMENT:g} (a rate of {math.exp(objectives.MAX_EXP_ARGUMENT):.4g} per "
+                f"time unit, a time of {math.exp(-objectives.MAX_EXP_ARGUMENT):.4g}), the largest the "
+                f"model represents; rescale the times (e.g. fit in days rather than seconds).",
+                UserWarning, stacklevel=3)
+        return np.minimum(log_rate, objectives.MAX_EXP_ARGUMENT)
 
     def predict(self, X):
         """Expected survival time ``1 / rate`` of each row (higher: longer survival).

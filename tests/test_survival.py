@@ -302,6 +302,19 @@ def weibull_shape_two_nll(pred, target, weight, grad):
 
 # ---- predictions, scores -------------------------------------------------------------
 
+def test_a_capped_log_rate_warns_and_names_the_cap(synthetic):
+    X_train, X_test, y_train, _ = synthetic
+    model = SurvivalExponentialRegressor(max_iter=1, random_state=0).fit(X_train, y_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.predict(X_test)  # fitted rates are far from the cap
+    model._network.dense_params[0] += 40.0  # the output bias: every log-rate above 30
+    with pytest.warns(UserWarning, match=rf"{X_test.shape[0]} of {X_test.shape[0]} predicted log-rates "
+                                         r"were capped at 30"):
+        times = model.predict(X_test)
+    np.testing.assert_allclose(times, math.exp(-30.0))
+
+
 def test_predictions_are_consistent_with_each_other(synthetic):
     X_train, X_test, y_train, _ = synthetic
     model = SurvivalExponentialRegressor(max_iter=3, random_state=0).fit(X_train, y_train)
