@@ -734,10 +734,10 @@ def check_network_arrays(layout, input_table, dense_params, dense_state=None, op
                                     layout.bottom_sizes.tolist())):
         if len(weights) < len(chain) or len(biases) < len(chain):
             raise ValueError("the network's layout has fewer offsets than layers.")
-        for l in range(1, len(chain)):
-            if (not 0 <= weights[l] <= n_dense - chain[l - 1] * chain[l]
-                    or not 0 <= biases[l] <= n_dense - chain[l]):
-                raise ValueError(f"the network's layout places layer {l} outside its {n_dense} dense "
+        for layer in range(1, len(chain)):
+            if (not 0 <= weights[layer] <= n_dense - chain[layer - 1] * chain[layer]
+                    or not 0 <= biases[layer] <= n_dense - chain[layer]):
+                raise ValueError(f"the network's layout places layer {layer} outside its {n_dense} dense "
                                  f"parameters.")
     need = width if optimizer is None else width + input_state_width(optimizer, width)
     if input_table.shape[1] < need or (optimizer is not None and input_table.shape[1] != need):

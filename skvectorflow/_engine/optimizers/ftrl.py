@@ -91,7 +91,10 @@ def closed_form_weight(z, sqrt_n, inverse_rate, beta, l1, l2):
 
 @numba.njit(nogil=True, cache=True, inline="always")
 def initial_z(w, inverse_rate, beta, l1, l2):
-    """The ``z`` whose closed form with ``n = 0`` is ``w`` (0 for ``w = 0``): a coordinate's state before its first gradient."""
+    """The ``z`` whose closed form with ``n = 0`` is ``w`` (0 for ``w = 0``).
+
+    A coordinate's state before its first gradient.
+    """
     if w == 0:
         return np.float32(0.0)
     offset = l1 if w > 0 else -l1
