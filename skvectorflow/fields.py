@@ -339,7 +339,7 @@ class FieldHasher(TransformerMixin, BaseEstimator):
         Per field, the buckets (in ``[0, 2**hash_bits)``) of the columns seen
         in at least ``min_frequency`` rows of ``fit``, sorted; ``None`` when
         ``min_frequency`` folds nothing.
-    infrequent_column_ : ndarray of int64, shape (n_fields_,)
+    infrequent_column_ : ndarray of int64 of length ``n_fields_``
         The output column of each field's infrequent column, or -1 where the
         field has none (no folding, or every bucket frequent).
     feature_names_in_ : ndarray of str
